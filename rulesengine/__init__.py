@@ -1,0 +1,20 @@
+"""rulesengine: a declarative payer-rules engine for US medical claims.
+
+    import rulesengine
+    pack = rulesengine.load_pack("payer_rules/medicare")
+    for item in rulesengine.read_claims("examples/claims/clean.json"):
+        print(pack.check(item).to_dict())
+"""
+
+from .claims_io import ClaimError, read_claims
+from .diagnostics import Diagnostic, PackError
+from .model import Claim, Line
+from .pack import CompiledPack, load_pack
+from .results import Finding, Result
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Claim", "ClaimError", "CompiledPack", "Diagnostic", "Finding", "Line", "PackError",
+    "Result", "load_pack", "read_claims", "__version__",
+]

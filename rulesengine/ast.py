@@ -1,0 +1,260 @@
+"""The typed syntax tree of a rule file. Every node knows where it was written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Pos:
+    file: str
+    line: int
+    column: int
+    end_line: int = 0
+    end_column: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+# ---- literals and sets --------------------------------------------------------
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class CodeSpan:
+    """``low..high``, inclusive."""
+
+    low: Code
+    high: Code
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Text:
+    value: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class CodeList:
+    items: tuple[Code | CodeSpan | Text, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class SetName:
+    name: str
+    pos: Pos
+
+
+SetRef = CodeList | SetName | Code | CodeSpan
+
+
+# ---- expressions ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Field:
+    root: str  # claim, line or patient
+    name: str
+    pos: Pos
+
+    @property
+    def path(self) -> str:
+        return f"{self.root}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Number:
+    value: int | float
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class DateValue:
+    text: str
+    pos: Pos
+    value: date | None = None  # None until the checker has found it a real date
+
+
+@dataclass(frozen=True)
+class DateShift:
+    """``operand + 90 days``: calendar arithmetic on a date."""
+
+    operand: Field | DateValue
+    amount: int  # signed
+    unit: str
+    pos: Pos
+
+
+Expr = Field | Number | Text | DateValue | DateShift
+
+
+# ---- conditions -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Comparison:
+    left: Expr
+    op: str
+    right: Expr
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Presence:
+    expr: Expr
+    present: bool  # "is present" / "is not absent" -> True
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Membership:
+    expr: Expr
+    negated: bool
+    set: SetRef
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Quantified:
+    quantifier: str  # any, all, no
+    field: Field
+    set: SetRef
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class AllOf:
+    items: tuple["Condition", ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple["Condition", ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Not:
+    item: "Condition"
+    pos: Pos
+
+
+Condition = Comparison | Presence | Membership | Quantified | AllOf | AnyOf | Not
+
+
+# ---- checks and actions --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Require:
+    condition: Condition
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class RequireUnbundled:
+    """NCCI procedure-to-procedure edits from a table of column-one/column-two pairs."""
+
+    table: str
+    table_pos: Pos
+    bypass: CodeList | None
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class RequireUnits:
+    """Medically unlikely edits from a table of unit limits."""
+
+    table: str
+    table_pos: Pos
+    pos: Pos
+
+
+Check = Require | RequireUnbundled | RequireUnits
+
+
+@dataclass(frozen=True)
+class Action:
+    severity: str  # deny, review, info
+    scope: str  # line or claim
+    adjustment: str  # e.g. CO-50
+    adjustment_pos: Pos
+    rarcs: tuple[Code, ...]
+    message: Text | None
+    pos: Pos
+
+    @property
+    def group_code(self) -> str:
+        return self.adjustment.split("-", 1)[0]
+
+    @property
+    def carc(self) -> str:
+        return self.adjustment.split("-", 1)[1]
+
+
+# ---- top-level items ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ValueSet:
+    name: str
+    kind: str
+    kind_pos: Pos
+    codes: CodeList
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    type_pos: Pos
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    path: Text
+    columns: tuple[Column, ...]
+    effective_from: SetName | None  # the columns holding each row's dates
+    effective_through: SetName | None
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Header:
+    """A rule's optional clause, kept with its position for duplicate checks."""
+
+    keyword: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    pos: Pos
+    check: Check
+    action: Action
+    category: SetName | None = None
+    citation: Text | None = None
+    effective_from: DateValue | None = None
+    effective_through: DateValue | None = None
+    guard: Condition | None = None
+    per_line: bool = False
+    where: Condition | None = None
+    headers: tuple[Header, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    path: str
+    valuesets: tuple[ValueSet, ...]
+    tables: tuple[Table, ...]
+    rules: tuple[Rule, ...]

@@ -1,0 +1,362 @@
+"""Checks a pack's parsed files before anything is compiled, in named stages.
+
+Stages, in order: declare names (value sets, tables, rule ids) -> value sets (kinds,
+code shapes, ranges) -> tables (columns, files, rows) -> rules (headers, dates, fields,
+types, sets, actions). Every problem is collected, so an analyst sees them all at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ast
+from .codes import CODE_KINDS, normalize, shape_error
+from .diagnostics import Diagnostic, did_you_mean
+from .fields import FIELDS
+from .syntax import parse_date
+from .tables import TableData, load_table
+
+CATEGORIES = {
+    "medical_necessity": "diagnosis does not support the procedure",
+    "bundling": "procedure-to-procedure (NCCI) edits",
+    "unit_limit": "medically unlikely edits and other unit limits",
+    "prior_auth": "prior authorization",
+    "filing_limit": "timely filing",
+    "age": "procedure or diagnosis inconsistent with age",
+    "sex": "procedure or diagnosis inconsistent with sex",
+    "frequency": "service repeated too often",
+    "modifier": "modifier edits",
+    "place_of_service": "place-of-service edits",
+    "code_validity": "invalid or deleted codes",
+    "coverage": "non-covered services",
+    "claim_data": "missing or inconsistent claim data",
+}
+GROUP_CODES = {"CO": "contractual obligation", "PR": "patient responsibility",
+               "OA": "other adjustment", "PI": "payer-initiated reduction",
+               "CR": "correction and reversal"}
+_CARC = re.compile(r"[1-9][0-9]{0,2}|[A-Z][0-9]{1,2}")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+#: the columns each table-driven check reads, and their types
+TABLE_CHECK_COLUMNS = {
+    ast.RequireUnbundled: {"column1": "hcpcs", "column2": "hcpcs", "modifier_indicator": "integer"},
+    ast.RequireUnits: {"code": "hcpcs", "limit": ("integer", "number"), "adjudication": "integer"},
+}
+#: placeholders a message may use besides fields, by check
+EXTRA_PLACEHOLDERS = {
+    ast.Require: set(),
+    ast.RequireUnbundled: {"column1", "column1_line", "modifier_indicator"},
+    ast.RequireUnits: {"limit", "units_billed", "adjudication"},
+}
+#: modifiers that bypass an NCCI edit with modifier indicator 1, unless a rule names its own
+DEFAULT_BYPASS = ("59", "XE", "XP", "XS", "XU")
+
+
+@dataclass
+class CheckedPack:
+    rules: list[ast.Rule]
+    valuesets: dict[str, ast.ValueSet]
+    tables: dict[str, TableData]
+
+
+def check(files: list[ast.RuleFile], pack_dir: Path) -> tuple[CheckedPack, list[Diagnostic]]:
+    checker = _Checker(pack_dir)
+    checker.declare(files)
+    for vs in checker.valuesets.values():
+        checker.check_valueset(vs)
+    for decl in checker.table_decls.values():
+        checker.load(decl)
+    for rule in checker.rules:
+        checker.check_rule(rule)
+    return CheckedPack(checker.rules, checker.valuesets, checker.tables), checker.problems
+
+
+class _Checker:
+    def __init__(self, pack_dir: Path):
+        self.pack_dir = pack_dir
+        self.problems: list[Diagnostic] = []
+        self.valuesets: dict[str, ast.ValueSet] = {}
+        self.table_decls: dict[str, ast.Table] = {}
+        self.tables: dict[str, TableData] = {}
+        self.rules: list[ast.Rule] = []
+
+    def report(self, code: str, pos: ast.Pos, message: str, hint: str | None = None):
+        self.problems.append(Diagnostic(code, pos, message, hint))
+
+    # ---- stage 1: names -----------------------------------------------------------------
+    def declare(self, files: list[ast.RuleFile]):
+        seen: dict[str, ast.Pos] = {}
+        rule_ids: dict[str, ast.Pos] = {}
+        for f in files:
+            for item in (*f.valuesets, *f.tables):
+                if item.name in seen:
+                    self.report("duplicate-name", item.pos,
+                                f"'{item.name}' is already defined at {seen[item.name]}")
+                    continue
+                seen[item.name] = item.pos
+                if isinstance(item, ast.ValueSet):
+                    self.valuesets[item.name] = item
+                else:
+                    self.table_decls[item.name] = item
+            for rule in f.rules:
+                if rule.id in rule_ids:
+                    self.report("duplicate-rule", rule.pos,
+                                f"rule {rule.id} is already defined at {rule_ids[rule.id]}",
+                                "give each rule its own id")
+                    continue
+                rule_ids[rule.id] = rule.pos
+                self.rules.append(rule)
+
+    # ---- stage 2: value sets --------------------------------------------------------------
+    def check_valueset(self, vs: ast.ValueSet):
+        if vs.kind not in CODE_KINDS:
+            self.report("unknown-kind", vs.kind_pos, f"'{vs.kind}' is not a kind of code",
+                        did_you_mean(vs.kind, CODE_KINDS)
+                        or "kinds: " + ", ".join(CODE_KINDS))
+            return
+        self.check_codes(vs.codes, vs.kind)
+
+    def check_codes(self, codes: ast.CodeList | ast.Code | ast.CodeSpan, kind: str):
+        items = codes.items if isinstance(codes, ast.CodeList) else (codes,)
+        for item in items:
+            if isinstance(item, ast.CodeSpan):
+                self.check_code(item.low, kind)
+                self.check_code(item.high, kind)
+                low, high = normalize(kind, item.low.text), normalize(kind, item.high.text)
+                if "*" in low + high:
+                    self.report("bad-range", item.pos, "a range joins two codes, not patterns")
+                elif len(low) != len(high):
+                    self.report("bad-range", item.pos,
+                                f"{low}..{high} joins codes of different lengths")
+                elif low > high:
+                    self.report("bad-range", item.pos, f"{low}..{high} runs backwards",
+                                f"write {high}..{low}")
+            elif isinstance(item, ast.Text) and kind != "text":
+                self.check_code(ast.Code(item.value, item.pos), kind)
+            elif isinstance(item, ast.Code):
+                self.check_code(item, kind)
+
+    def check_code(self, code: ast.Code, kind: str):
+        problem = shape_error(kind, normalize(kind, code.text))
+        if problem:
+            self.report("bad-code", code.pos, problem)
+
+    # ---- stage 3: tables ------------------------------------------------------------------
+    def load(self, decl: ast.Table):
+        data, problems = load_table(decl, self.pack_dir)
+        self.problems.extend(problems)
+        if data is not None:
+            self.tables[decl.name] = data
+
+    # ---- stage 4: rules ---------------------------------------------------------------------
+    def check_rule(self, rule: ast.Rule):
+        self.check_headers(rule)
+        self.check_dates(rule)
+        if rule.guard is not None:
+            self.check_condition(rule.guard, per_line=False)
+        if rule.where is not None:
+            self.check_condition(rule.where, per_line=True)
+        check = rule.check
+        if isinstance(check, ast.Require):
+            self.check_condition(check.condition, rule.per_line)
+        else:
+            self.check_table_check(rule, check)
+        self.check_action(rule)
+
+    def check_headers(self, rule: ast.Rule):
+        counts: dict[str, int] = {}
+        for header in rule.headers:
+            counts[header.keyword] = counts.get(header.keyword, 0) + 1
+            if counts[header.keyword] == 2:
+                words = {"scope": "for each line", "when": "when"}
+                self.report("duplicate-clause", header.pos,
+                            f"rule {rule.id} says '{words.get(header.keyword, header.keyword)}' twice",
+                            "join the conditions with 'and'" if header.keyword in words else None)
+        if rule.category is None:
+            self.report("missing-category", rule.pos, f"rule {rule.id} has no category",
+                        "add a line like: category medical_necessity")
+        elif rule.category.name not in CATEGORIES:
+            self.report("unknown-category", rule.category.pos,
+                        f"'{rule.category.name}' is not a category",
+                        did_you_mean(rule.category.name, CATEGORIES)
+                        or "categories: " + ", ".join(CATEGORIES))
+
+    def check_dates(self, rule: ast.Rule):
+        start = self.check_date(rule.effective_from)
+        end = self.check_date(rule.effective_through)
+        if start and end and end < start:
+            self.report("empty-window", rule.effective_through.pos,
+                        f"rule {rule.id} would never apply: its window ends {end} before it starts {start}",
+                        "swap the two dates")
+
+    def check_date(self, node: ast.DateValue | None):
+        if node is None:
+            return None
+        value = parse_date(node.text)
+        if value is None:
+            self.report("bad-date", node.pos, f"{node.text} is not a date on the calendar")
+        return value
+
+    # conditions and expressions
+    def check_condition(self, cond, per_line: bool):
+        if isinstance(cond, (ast.AllOf, ast.AnyOf)):
+            for item in cond.items:
+                self.check_condition(item, per_line)
+        elif isinstance(cond, ast.Not):
+            self.check_condition(cond.item, per_line)
+        elif isinstance(cond, ast.Comparison):
+            self.check_comparison(cond, per_line)
+        elif isinstance(cond, ast.Presence):
+            self.type_of(cond.expr, per_line)
+        elif isinstance(cond, ast.Membership):
+            kind, is_list = self.type_of(cond.expr, per_line)
+            if is_list:
+                self.report("list-field", cond.expr.pos,
+                            f"{cond.expr.path} holds several values",
+                            f"say which: any {cond.expr.path} in ..., all ... or no ...")
+            elif kind:
+                self.check_set(cond.set, kind)
+        elif isinstance(cond, ast.Quantified):
+            kind, is_list = self.type_of(cond.field, per_line)
+            if kind and not is_list:
+                self.report("single-field", cond.pos,
+                            f"{cond.field.path} holds one value, so '{cond.quantifier}' does not apply",
+                            f"write {cond.field.path} in ...")
+            elif kind:
+                self.check_set(cond.set, kind)
+
+    def check_comparison(self, cond: ast.Comparison, per_line: bool):
+        left, left_list = self.type_of(cond.left, per_line)
+        right, right_list = self.type_of(cond.right, per_line)
+        if not left or not right:
+            return
+        for side, is_list in ((cond.left, left_list), (cond.right, right_list)):
+            if is_list:
+                self.report("list-field", side.pos, f"{side.path} holds several values",
+                            f"use any/all/no {side.path} in {{...}}")
+                return
+        family = {"date": "date", "number": "number"}
+        if family.get(left, "text") != family.get(right, "text"):
+            self.report("type-mismatch", cond.pos,
+                        f"cannot compare {_type_words(left)} with {_type_words(right)}")
+        elif family.get(left, "text") == "text" and cond.op not in ("=", "!="):
+            self.report("type-mismatch", cond.pos,
+                        f"codes and texts compare with = and != only, not {cond.op}",
+                        "to test a range of codes write: in 70551..70553")
+
+    def type_of(self, expr, per_line: bool) -> tuple[str | None, bool]:
+        """The type of an expression and whether it holds a list; None after a reported problem."""
+        if isinstance(expr, ast.Number):
+            return "number", False
+        if isinstance(expr, ast.Text):
+            return "text", False
+        if isinstance(expr, ast.DateValue):
+            return ("date" if self.check_date(expr) else None), False
+        if isinstance(expr, ast.DateShift):
+            kind, _ = self.type_of(expr.operand, per_line)
+            if kind and kind != "date":
+                self.report("type-mismatch", expr.pos,
+                            f"only dates can be moved by {expr.unit}; this is {_type_words(kind)}")
+                return None, False
+            return kind, False
+        spec = self.field(expr, per_line)
+        return (spec.type, spec.is_list) if spec else (None, False)
+
+    def field(self, node: ast.Field, per_line: bool):
+        spec = FIELDS.get(node.path)
+        if spec is None:
+            known = [p for p in FIELDS if p.startswith(node.root + ".")]
+            self.report("unknown-field", node.pos, f"there is no field {node.path}",
+                        did_you_mean(node.path, known)
+                        or f"{node.root} fields: " + ", ".join(sorted(known)))
+            return None
+        if spec.needs_line and not per_line:
+            self.report("line-field-outside-line", node.pos,
+                        f"{node.path} belongs to a claim line, and this condition is checked once per claim",
+                        "start the rule with 'for each line' (and put line conditions after 'where')")
+            return None
+        return spec
+
+    def check_set(self, ref, kind: str):
+        if isinstance(ref, ast.SetName):
+            vs = self.valuesets.get(ref.name)
+            if vs is None:
+                what = ("a table; rules read tables through 'require units within' or "
+                        "'require not bundled per'") if ref.name in self.table_decls else None
+                self.report("unknown-name", ref.pos,
+                            f"no value set named '{ref.name}'" + (f" ({ref.name} is {what})" if what else ""),
+                            did_you_mean(ref.name, self.valuesets))
+            elif vs.kind in CODE_KINDS and vs.kind != kind and not (kind == "text" and vs.kind == "text"):
+                self.report("type-mismatch", ref.pos,
+                            f"value set {ref.name} holds {CODE_KINDS[vs.kind]}s, not {_type_words(kind)}s")
+            return
+        if kind in ("number", "date"):
+            self.report("type-mismatch", ref.pos,
+                        f"{_type_words(kind)}s are compared with <, <=, >, >=, not tested 'in' a set")
+            return
+        self.check_codes(ref, kind)
+
+    # table-driven checks
+    def check_table_check(self, rule: ast.Rule, check):
+        word = "require not bundled per" if isinstance(check, ast.RequireUnbundled) else "require units within"
+        if not rule.per_line:
+            self.report("needs-line-scope", check.pos,
+                        f"'{word}' checks lines, so rule {rule.id} needs 'for each line'")
+        if isinstance(check, ast.RequireUnbundled) and check.bypass is not None:
+            self.check_codes(check.bypass, "modifier")
+        decl = self.table_decls.get(check.table)
+        if decl is None:
+            self.report("unknown-name", check.table_pos, f"no table named '{check.table}'",
+                        did_you_mean(check.table, self.table_decls))
+            return
+        declared = {c.name: c.type for c in decl.columns}
+        for column, types in TABLE_CHECK_COLUMNS[type(check)].items():
+            types = (types,) if isinstance(types, str) else types
+            if column not in declared:
+                self.report("missing-column", check.table_pos,
+                            f"'{word}' needs table {check.table} to have a column '{column}'",
+                            f"declare it: {column} {types[0]}")
+            elif declared[column] not in types:
+                self.report("type-mismatch", check.table_pos,
+                            f"column '{column}' of table {check.table} must be {' or '.join(types)}")
+
+    # actions
+    def check_action(self, rule: ast.Rule):
+        action = rule.action
+        if action.scope == "line" and not rule.per_line:
+            self.report("line-action-outside-line", action.pos,
+                        f"rule {rule.id} denies a line but does not look at lines",
+                        "start the rule with 'for each line', or deny the claim")
+        group, carc = action.group_code, action.carc
+        if group not in GROUP_CODES:
+            self.report("bad-group-code", action.adjustment_pos,
+                        f"'{group}' is not a claim adjustment group code",
+                        did_you_mean(group, GROUP_CODES) or "group codes: " + ", ".join(GROUP_CODES))
+        if not _CARC.fullmatch(carc):
+            self.report("bad-carc", action.adjustment_pos,
+                        f"'{carc}' is not shaped like a claim adjustment reason code",
+                        "CARCs are numbers like 50 or a letter and digits like B7")
+        if action.message is not None:
+            self.check_placeholders(rule, action.message)
+
+    def check_placeholders(self, rule: ast.Rule, message: ast.Text):
+        extras = EXTRA_PLACEHOLDERS[type(rule.check)]
+        for match in _PLACEHOLDER.finditer(message.value):
+            name = match.group(1).strip()
+            if name in extras:
+                continue
+            spec = FIELDS.get(name)
+            pos = ast.Pos(message.pos.file, message.pos.line, message.pos.column + 1 + match.start())
+            if spec is None:
+                self.report("unknown-placeholder", pos, f"the message names {{{name}}}, which is not a field",
+                            did_you_mean(name, [*FIELDS, *extras]))
+            elif spec.needs_line and not rule.per_line:
+                self.report("line-field-outside-line", pos,
+                            f"{{{name}}} belongs to a claim line, and rule {rule.id} does not look at lines")
+
+
+def _type_words(kind: str) -> str:
+    return {"date": "a date", "number": "a number", "text": "a text"}.get(
+        kind, f"a {CODE_KINDS.get(kind, kind)}")

@@ -1,0 +1,268 @@
+"""Reading claims from JSON and JSON Lines: parse, validate against the claim schema, build.
+
+A claim file is read lazily, one claim at a time; every claim becomes either a
+:class:`Claim` or a :class:`ClaimError` saying where it went wrong, so one bad claim
+never stops a day's batch. Formats:
+
+* ``.jsonl`` / ``.ndjson``: JSON Lines, one claim per line, blank lines skipped. Read line
+  by line, so memory stays flat however long the file is.
+* ``.json``: one claim object, a list of them, or ``{"claims": [...]}`` (read whole).
+* anything else, and ``-`` (standard input): sniffed from the first non-blank line.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, TextIO
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from .model import Claim
+
+__all__ = [
+    "CLAIM_SCHEMA",
+    "ClaimError",
+    "claim_from_data",
+    "iter_claim_files",
+    "read_claims",
+    "read_claims_from_stream",
+    "read_claims_from_text",
+    "validate_claim",
+]
+
+CLAIM_SCHEMA: dict = json.loads(files(__package__).joinpath("claim.schema.json").read_text("utf-8"))
+Draft202012Validator.check_schema(CLAIM_SCHEMA)
+# Built once: compiling the schema costs far more than validating one claim. The format
+# checker makes "format": "date" an assertion (in 2020-12 it is only an annotation).
+_VALIDATOR = Draft202012Validator(CLAIM_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+CLAIM_FILE_SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+@dataclass(frozen=True)
+class ClaimError:
+    """Why one claim (or a whole file) could not be read.
+
+    ``position`` is 1-based: the claim's index in a JSON list, or its line number in JSON
+    Lines (``unit`` says which); 0 means the file as a whole. ``path`` is the JSON path of
+    the offending value inside the claim, empty when there is none.
+    """
+
+    source: str
+    position: int
+    claim_id: str | None
+    path: str
+    message: str
+    unit: str = "claim"
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.position:
+            where += f": {self.unit} {self.position}"
+            if self.claim_id:
+                where += f" ({self.claim_id})"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+def read_claims(path: str | Path) -> Iterator[Claim | ClaimError]:
+    """Each claim in a file (``-`` for standard input), in order, as a Claim or a ClaimError."""
+    if str(path) == "-":
+        yield from read_claims_from_stream(sys.stdin, "<stdin>")
+        return
+    path = Path(path)
+    # utf-8-sig: spreadsheet and Windows exports often start with a byte-order mark
+    with path.open(encoding="utf-8-sig") as stream:
+        fmt = CLAIM_FILE_SUFFIXES.get(path.suffix.lower())
+        yield from read_claims_from_stream(stream, str(path), fmt)
+
+
+def read_claims_from_text(
+    text: str, source: str = "<input>", fmt: str | None = None
+) -> Iterator[Claim | ClaimError]:
+    """Claims from a string; ``fmt`` is ``"json"``, ``"jsonl"`` or None to sniff."""
+    return read_claims_from_stream(io.StringIO(text), source, fmt)
+
+
+def read_claims_from_stream(
+    stream: TextIO | Iterable[str], source: str = "<input>", fmt: str | None = None
+) -> Iterator[Claim | ClaimError]:
+    """Claims from an open text stream; ``fmt`` is ``"json"``, ``"jsonl"`` or None to sniff."""
+    lines: Iterable[str] = stream
+    if fmt is None:
+        fmt, lines = _sniff(stream)
+    if fmt == "jsonl":
+        yield from _read_json_lines(lines, source)
+    else:
+        yield from _read_json("".join(lines), source)
+
+
+def _sniff(stream: Iterable[str]) -> tuple[str, Iterable[str]]:
+    """JSON Lines when the first non-blank line is a whole JSON object on its own, else JSON.
+
+    Only the lines up to that one are buffered, so standard input still streams.
+    """
+    lines = iter(stream)
+    seen = []
+    for line in lines:
+        seen.append(line)
+        if line.strip():
+            try:
+                fmt = "jsonl" if isinstance(json.loads(line), dict) else "json"
+            except ValueError:
+                fmt = "json"  # e.g. the "{" or "[" of a pretty-printed document
+            return fmt, itertools.chain(seen, lines)
+    return "jsonl", seen  # nothing but blank lines: no claims
+
+
+def _read_json_lines(lines: Iterable[str], source: str) -> Iterator[Claim | ClaimError]:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            # without its newline, so an unfinished line is reported at its end, not on "line 2"
+            data = _loads(line.rstrip("\r\n"))
+        except json.JSONDecodeError as exc:
+            message = f"not valid JSON at column {exc.colno}: {exc.msg}"
+            yield ClaimError(source, number, None, "", message, "line")
+            continue
+        except ValueError as exc:
+            yield ClaimError(source, number, None, "", f"not valid JSON: {exc}", "line")
+            continue
+        yield claim_from_data(data, source, number, "line")
+
+
+def _read_json(text: str, source: str) -> Iterator[Claim | ClaimError]:
+    try:
+        data = _loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            # one object after another: a JSON Lines export saved as .json
+            yield from _read_json_lines(io.StringIO(text), source)
+        else:
+            message = f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            yield ClaimError(source, 0, None, "", message)
+        return
+    except ValueError as exc:
+        yield ClaimError(source, 0, None, "", f"not valid JSON: {exc}")
+        return
+    if isinstance(data, dict) and "claims" in data and "claim_id" not in data:
+        data = data["claims"]
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        message = 'expected a claim object, a list of claims or {"claims": [...]}'
+        yield ClaimError(source, 0, None, "", message)
+        return
+    for index, item in enumerate(data, 1):
+        yield claim_from_data(item, source, index)
+
+
+def _no_constant(name: str) -> Any:
+    # json accepts NaN and Infinity by default; a charge of NaN would pass "minimum": 0
+    raise ValueError(f"{name} is not allowed")
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def claim_from_data(
+    data: Any, source: str = "<input>", position: int = 1, unit: str = "claim"
+) -> Claim | ClaimError:
+    """One claim's parsed JSON, validated and built; the first problem found when it is not valid.
+
+    Other readers (837, CSV) can call this on the dict they build, to share the checks.
+    """
+    problems = validate_claim(data)
+    if problems:
+        path, message = problems[0]
+        claim_id = data.get("claim_id") if isinstance(data, dict) else None
+        if not isinstance(claim_id, str):
+            claim_id = None
+        return ClaimError(source, position, claim_id, path, message, unit)
+    return Claim.from_dict(data)
+
+
+def validate_claim(data: Any) -> list[tuple[str, str]]:
+    """The problems with a claim as (JSON path, message) pairs; empty when it is valid.
+
+    Schema problems come first and alone (the most relevant one, by ``best_match``), since
+    the semantic checks rely on the shapes the schema guarantees.
+    """
+    error = best_match(_VALIDATOR.iter_errors(data))
+    if error is not None:
+        return [_describe(error)]
+    return list(_semantic_problems(data))
+
+
+def _describe(error: ValidationError) -> tuple[str, str]:
+    """The JSON path and a plain-words message for a schema error."""
+    path, instance = error.json_path, error.instance
+    if error.validator == "required":
+        missing = next(name for name in error.validator_value if name not in instance)
+        return f"{path}.{missing}", "required field is missing"
+    if error.validator in ("pattern", "format") and "title" in error.schema:
+        message = f"{instance!r} is not a valid {error.schema['title']}"
+        if error.validator == "pattern" and error.schema.get("examples"):
+            message += f" (for example {error.schema['examples'][0]})"
+        return path, message
+    if error.validator == "type":
+        wanted = error.validator_value
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        return path, f"expected {wanted}, got {_show(instance)}"
+    return path, error.message
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _semantic_problems(data: dict) -> Iterator[tuple[str, str]]:
+    """What the schema cannot say: pointers in range, spans in order, line numbers unique."""
+    count = len(data.get("diagnoses") or ())
+    has = {0: "no diagnoses", 1: "1 diagnosis"}.get(count, f"{count} diagnoses")
+    first_use: dict[int, int] = {}
+    for i, line in enumerate(data["lines"]):
+        where = f"$.lines[{i}]"
+        number = line["line_number"]
+        if number in first_use:
+            earlier = f"$.lines[{first_use[number]}]"
+            yield f"{where}.line_number", f"line number {number} is also used by {earlier}"
+        first_use.setdefault(number, i)
+        for j, pointer in enumerate(line.get("diagnosis_pointers") or ()):
+            if pointer > count:
+                yield f"{where}.diagnosis_pointers[{j}]", f"pointer {pointer} but the claim has {has}"
+        start, end = line["service_date"], line.get("service_date_to")
+        # ISO dates already checked by the schema, so comparing the strings compares the dates
+        if end and end < start:
+            yield f"{where}.service_date_to", f"{end!r} is before the service date {start!r}"
+
+
+def iter_claim_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The claim files named: files as given, folders expanded to their *.json, *.jsonl and
+    *.ndjson files (sorted, not recursive); ``-`` stays for standard input.
+
+    Raises FileNotFoundError for a path that does not exist, before any claim is read.
+    """
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if str(name) == "-" or path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            claim_files = (p for p in path.iterdir() if p.suffix.lower() in CLAIM_FILE_SUFFIXES)
+            found.extend(sorted(p for p in claim_files if p.is_file()))
+        else:
+            raise FileNotFoundError(f"{name}: no such file or folder")
+    return list(dict.fromkeys(found))  # a file named twice is read once

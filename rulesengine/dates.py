@@ -1,0 +1,45 @@
+"""Calendar arithmetic for filing limits and ages.
+
+Months and years are calendar-correct: the day is kept where the target month has it
+and clamped to the month's last day where it does not (2024-02-29 + 1 year = 2025-02-28,
+2024-01-31 + 1 month = 2024-02-29).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+UNITS = {"day": "days", "days": "days", "month": "months", "months": "months",
+         "year": "years", "years": "years"}
+
+
+def add_months(day: date, months: int) -> date:
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, min(day.day, last))
+
+
+def shift(day: date, amount: int, unit: str) -> date:
+    """``day`` moved by ``amount`` days, months or years (negative moves back)."""
+    unit = UNITS[unit]
+    if unit == "days":
+        return day + timedelta(days=amount)
+    if unit == "months":
+        return add_months(day, amount)
+    return add_months(day, 12 * amount)
+
+
+def age_in_years(birth: date, on: date) -> int:
+    """Completed years of age on a date (a person born on Feb 29 turns a year older on Mar 1
+    in common years, as the day before their birthday has passed only then)."""
+    years = on.year - birth.year
+    if (on.month, on.day) < (birth.month, birth.day):
+        years -= 1
+    return years
+
+
+def age_in_days(birth: date, on: date) -> int:
+    return (on - birth).days

@@ -1,0 +1,80 @@
+"""One shape for every problem found in a pack: code, place, message, and a hint.
+
+Shown as::
+
+    payer_rules/acme/auth.rules:12:7: unknown-name: no value set or table named 'vitd_suport'
+       12 |   require any line.diagnosis in vitd_suport
+          |                                 ^
+      hint: did you mean 'vitd_support'?
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .ast import Pos
+
+#: at most this many problems are shown; the rest are counted
+MAX_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str  # a short kebab-case name of the kind of problem
+    pos: Pos
+    message: str
+    hint: str | None = None
+
+    def render(self, source_line: str | None = None) -> str:
+        out = [f"{self.pos}: {self.code}: {self.message}"]
+        if source_line is not None:
+            gutter = f"{self.pos.line:>5} | "
+            out.append(gutter + source_line.rstrip("\n"))
+            # keep tabs so the caret lands under the spot in any editor
+            lead = "".join(c if c == "\t" else " " for c in source_line[: self.pos.column - 1])
+            out.append(" " * (len(gutter) - 2) + "| " + lead + "^")
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
+        return "\n".join(out)
+
+
+class PackError(Exception):
+    """A pack could not be loaded; ``diagnostics`` holds every problem found, in file order."""
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str] | None = None):
+        self.diagnostics = sorted(
+            diagnostics, key=lambda d: (d.pos.file, d.pos.line, d.pos.column, d.code)
+        )
+        self.sources = sources or {}
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        shown = self.diagnostics[:MAX_SHOWN]
+        parts = [d.render(_source_line(self.sources, d.pos)) for d in shown]
+        hidden = len(self.diagnostics) - len(shown)
+        if hidden:
+            parts.append(f"... and {hidden} more problems")
+        count = len(self.diagnostics)
+        parts.append(f"{count} problem{'s' if count != 1 else ''} found")
+        return "\n".join(parts)
+
+
+def _source_line(sources: dict[str, str], pos: Pos) -> str | None:
+    text = sources.get(pos.file)
+    if text is None:
+        path = Path(pos.file)
+        if not path.is_file():
+            return None
+        text = sources[pos.file] = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    return lines[pos.line - 1] if 0 < pos.line <= len(lines) else None
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    """A hint naming the closest choices, or None when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    if not close:
+        return None
+    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"

@@ -1,0 +1,225 @@
+"""The reference interpreter: the rules' meaning, written as plainly as possible.
+
+It walks the syntax tree for every claim, scans tables row by row and matches codes by
+reading the written code lists, with no index, cache or precomputation. It is slow on
+purpose; the compiled evaluator must give exactly its findings (tests check this on a
+generated corpus).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from . import ast
+from .checker import CheckedPack, DEFAULT_BYPASS
+from .codes import normalize
+from .dates import shift
+from .fields import FIELDS
+from .model import Claim, Line
+from .results import Finding
+from .runtime import RuleFacts, sort_findings
+
+
+def evaluate(checked: CheckedPack, facts: dict[str, RuleFacts], claim: Claim) -> tuple[Finding, ...]:
+    findings: list[Finding] = []
+    for rule in checked.rules:
+        findings.extend(_apply(checked, facts[rule.id], rule, claim))
+    order = {rule.id: i for i, rule in enumerate(checked.rules)}
+    return sort_findings(findings, order)
+
+
+def _apply(checked, facts, rule, claim):
+    if not rule.per_line:
+        if not _in_window(rule, claim.first_service_date):
+            return
+        if _truth(checked, rule.guard, claim, None) is not True:
+            return
+        if _truth(checked, rule.check.condition, claim, None) is False:
+            yield facts.finding(claim, None)
+        return
+    claim_level_fired = False
+    for line in claim.lines:
+        if not _in_window(rule, line.service_date):
+            continue
+        if rule.guard is not None and _truth(checked, rule.guard, claim, None) is not True:
+            continue
+        if rule.where is not None and _truth(checked, rule.where, claim, line) is not True:
+            continue
+        extras = _violation(checked, rule.check, claim, line)
+        if extras is None:
+            continue
+        if rule.action.scope == "claim":
+            # one finding for the claim, from the first line that breaks the rule
+            if not claim_level_fired:
+                claim_level_fired = True
+                yield facts.finding(claim, line, extras)
+        else:
+            yield facts.finding(claim, line, extras)
+
+
+def _in_window(rule: ast.Rule, day: date) -> bool:
+    if rule.effective_from and day < date.fromisoformat(rule.effective_from.text):
+        return False
+    if rule.effective_through and day > date.fromisoformat(rule.effective_through.text):
+        return False
+    return True
+
+
+def _violation(checked, check, claim, line) -> dict | None:
+    """None when the line passes the check, else the extra values its message may show."""
+    if isinstance(check, ast.Require):
+        return {} if _truth(checked, check.condition, claim, line) is False else None
+    if isinstance(check, ast.RequireUnbundled):
+        return _bundled(checked, check, claim, line)
+    return _over_units(checked, check, claim, line)
+
+
+# ---- table-driven checks ------------------------------------------------------------
+
+def _row_in_force(table, matches, day):
+    """The row that governs ``day`` among those ``matches`` accepts: in force on the day,
+    and of several, the one that took effect last (the later in the file on a tie)."""
+    best = None
+    start_at = table.date_from
+    for row in table.rows:
+        if matches(row) and table.in_force(row, day):
+            if best is None or start_at is None or (row[start_at] or date.min) >= (best[start_at] or date.min):
+                best = row
+    return best
+
+
+def _bundled(checked, check: ast.RequireUnbundled, claim: Claim, line: Line):
+    table = checked.tables[check.table]
+    c1, c2, mi = table.index("column1"), table.index("column2"), table.index("modifier_indicator")
+    bypass = ([normalize("modifier", c.text) for c in check.bypass.items]
+              if check.bypass is not None else list(DEFAULT_BYPASS))
+    for other in claim.lines:
+        if other is line or other.service_date != line.service_date or not other.procedure:
+            continue
+        row = _row_in_force(table, lambda r: r[c1] == other.procedure and r[c2] == line.procedure,
+                            line.service_date)
+        if row is None or row[mi] == 9:
+            continue
+        if row[mi] == 1 and any(m in bypass for m in line.modifiers):
+            continue
+        return {"column1": other.procedure, "column1_line": other.line_number,
+                "modifier_indicator": row[mi]}
+    return None
+
+
+def _over_units(checked, check: ast.RequireUnits, claim: Claim, line: Line):
+    table = checked.tables[check.table]
+    code, limit, mai = table.index("code"), table.index("limit"), table.index("adjudication")
+    row = _row_in_force(table, lambda r: r[code] == line.procedure, line.service_date)
+    if row is None:
+        return None
+    if row[mai] in (2, 3):
+        billed = sum(o.units for o in claim.lines
+                     if o.procedure == line.procedure and o.service_date == line.service_date)
+    else:
+        billed = line.units
+    if billed > row[limit]:
+        return {"limit": row[limit], "units_billed": billed, "adjudication": row[mai]}
+    return None
+
+
+# ---- conditions -------------------------------------------------------------------------
+
+def _truth(checked, cond, claim, line):
+    """True, False, or None (unknown: the claim lacks a value the condition needs)."""
+    if isinstance(cond, ast.AllOf):
+        values = [_truth(checked, c, claim, line) for c in cond.items]
+        return False if False in values else (None if None in values else True)
+    if isinstance(cond, ast.AnyOf):
+        values = [_truth(checked, c, claim, line) for c in cond.items]
+        return True if True in values else (None if None in values else False)
+    if isinstance(cond, ast.Not):
+        value = _truth(checked, cond.item, claim, line)
+        return None if value is None else not value
+    if isinstance(cond, ast.Presence):
+        value = _value(cond.expr, claim, line)
+        return (value not in (None, "", ())) == cond.present
+    if isinstance(cond, ast.Comparison):
+        return _compare(_value(cond.left, claim, line), cond.op, _value(cond.right, claim, line))
+    if isinstance(cond, ast.Membership):
+        value = _value(cond.expr, claim, line)
+        if value is None:
+            return None
+        inside = _in_set(checked, cond.set, _kind(cond.expr), value)
+        return not inside if cond.negated else inside
+    if isinstance(cond, ast.Quantified):
+        kind = FIELDS[cond.field.path].type
+        hits = [_in_set(checked, cond.set, kind, v) for v in _value(cond.field, claim, line)]
+        if cond.quantifier == "any":
+            return any(hits)
+        if cond.quantifier == "all":
+            return all(hits)
+        return not any(hits)
+    raise TypeError(f"not a condition: {cond!r}")
+
+
+def _compare(left, op, right):
+    if left is None or right is None:
+        return None
+    if op == "=":
+        return left == right
+    if op == "!=":
+        return left != right
+    if op == "<":
+        return left < right
+    if op == "<=":
+        return left <= right
+    if op == ">":
+        return left > right
+    return left >= right
+
+
+def _kind(expr) -> str:
+    return FIELDS[expr.path].type if isinstance(expr, ast.Field) else "text"
+
+
+def _value(expr, claim, line):
+    if isinstance(expr, ast.Field):
+        return FIELDS[expr.path].get(claim, line)
+    if isinstance(expr, (ast.Number, ast.Text)):
+        return expr.value
+    if isinstance(expr, ast.DateValue):
+        return date.fromisoformat(expr.text)
+    if isinstance(expr, ast.DateShift):
+        base = _value(expr.operand, claim, line)
+        return None if base is None else shift(base, expr.amount, expr.unit)
+    raise TypeError(f"not an expression: {expr!r}")
+
+
+def _in_set(checked, ref, kind: str, value: str) -> bool:
+    if isinstance(ref, ast.SetName):
+        vs = checked.valuesets[ref.name]
+        return _in_items(vs.codes.items, vs.kind, value)
+    items = ref.items if isinstance(ref, ast.CodeList) else (ref,)
+    return _in_items(items, kind, value)
+
+
+def _in_items(items, kind: str, value: str) -> bool:
+    for item in items:
+        if isinstance(item, ast.CodeSpan):
+            low, high = normalize(kind, item.low.text), normalize(kind, item.high.text)
+            if kind == "icd10":
+                # a range of categories covers the codes below them: E20.0..E21.5 holds E21.01
+                flat, lo, hi = value.replace(".", ""), low.replace(".", ""), high.replace(".", "")
+                if len(flat) >= len(lo) and lo <= flat[: len(lo)] <= hi:
+                    return True
+            elif len(value) == len(low) and low <= value <= high:
+                return True
+            continue
+        written = item.text if isinstance(item, ast.Code) else item.value
+        entry = written if kind == "text" else normalize(kind, written)
+        if kind == "icd10":
+            stem = entry.rstrip("*").rstrip(".").replace(".", "")
+            if value.replace(".", "").startswith(stem):
+                return True
+        elif entry.endswith("*"):
+            if value.startswith(entry.rstrip("*")):
+                return True
+        elif value == entry:
+            return True
+    return False

@@ -1,0 +1,141 @@
+"""What both evaluators share once they have decided that a rule fires: the finding.
+
+Deciding *whether* a rule fires is done twice, independently: by the compiled evaluator
+(``compiler``) and by the reference interpreter (``reference``). Turning that decision
+into a finding (message, evidence, codes, source) is done here, once.
+
+Truth is three-valued: a comparison with a value the claim does not have is *unknown*
+(None). A rule selects a line only when its conditions are true, and fires only when its
+requirement is false, so a missing value never causes a denial by itself; rules that
+need a value say so with ``is present``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from . import ast
+from .fields import FIELDS
+from .model import Claim, Line
+from .results import Finding
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def fields_named(node) -> list[str]:
+    """The field paths a condition reads, in the order written, each once."""
+    found: list[str] = []
+
+    def walk(n):
+        if isinstance(n, ast.Field):
+            if n.path not in found:
+                found.append(n.path)
+        elif isinstance(n, (ast.AllOf, ast.AnyOf)):
+            for item in n.items:
+                walk(item)
+        elif isinstance(n, ast.Not):
+            walk(n.item)
+        elif isinstance(n, ast.Comparison):
+            walk(n.left)
+            walk(n.right)
+        elif isinstance(n, (ast.Presence, ast.Membership)):
+            walk(n.expr)
+        elif isinstance(n, ast.Quantified):
+            walk(n.field)
+        elif isinstance(n, ast.DateShift):
+            walk(n.operand)
+
+    walk(node)
+    return found
+
+
+def display(value) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (tuple, list)):
+        return ", ".join(display(v) for v in value) if value else "(none)"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class RuleFacts:
+    """What a finding of one rule always carries, worked out once when the pack loads."""
+
+    rule: ast.Rule
+    pack: str
+    source_file: str
+    evidence_fields: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rule: ast.Rule, pack: str, pack_dir: Path) -> "RuleFacts":
+        paths: list[str] = []
+        for part in (rule.guard, rule.where,
+                     rule.check.condition if isinstance(rule.check, ast.Require) else None):
+            for p in fields_named(part) if part is not None else ():
+                if p not in paths:
+                    paths.append(p)
+        if not isinstance(rule.check, ast.Require):
+            paths = [p for p in ("line.procedure", "line.service_date", "line.modifier",
+                                 "line.units") if p not in paths] + paths
+        if not rule.per_line:
+            paths = [p for p in paths if not FIELDS[p].needs_line]
+        return cls(rule, pack, _shown_path(Path(rule.pos.file), pack_dir), tuple(paths))
+
+    def finding(self, claim: Claim, line: Line | None, extras: dict | None = None) -> Finding:
+        rule, action = self.rule, self.rule.action
+        evidence = {p: FIELDS[p].get(claim, line) for p in self.evidence_fields}
+        if extras:
+            evidence.update(extras)
+        on_line = action.scope == "line" and line is not None
+        return Finding(
+            rule_id=rule.id,
+            category=rule.category.name if rule.category else "",
+            severity=action.severity,
+            scope="line" if on_line else "claim",
+            line_number=line.line_number if on_line else None,
+            group_code=action.group_code,
+            carc=action.carc,
+            rarc=tuple(r.text for r in action.rarcs),
+            message=self.message(claim, line, extras or {}),
+            evidence=evidence,
+            source_file=self.source_file,
+            source_line=rule.pos.line,
+            citation=rule.citation.value if rule.citation else None,
+            pack=self.pack,
+        )
+
+    def message(self, claim: Claim, line: Line | None, extras: dict) -> str:
+        template = self.rule.action.message
+        if template is None:
+            return self.rule.title
+
+        def fill(match):
+            name = match.group(1).strip()
+            if name in extras:
+                return display(extras[name])
+            return display(FIELDS[name].get(claim, line))
+
+        return _PLACEHOLDER.sub(fill, template.value)
+
+
+def sort_findings(findings: list[Finding], order: dict[str, int]) -> tuple[Finding, ...]:
+    """Claim-level findings first, then by line, then in the pack's rule order."""
+    return tuple(sorted(findings, key=lambda f: (
+        f.line_number is not None, f.line_number or 0, order[f.rule_id])))
+
+
+def _shown_path(file: Path, pack_dir: Path) -> str:
+    """A rule file's path as a finding shows it: from the working folder when the pack is
+    under it (payer_rules/medicare/necessity.rules), else from the pack's own folder."""
+    file = file.resolve()
+    try:
+        return file.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return (Path(pack_dir.name) / file.relative_to(pack_dir.resolve())).as_posix()
