@@ -1,0 +1,102 @@
+"""The command line: ``rulesengine check CLAIMS... --pack DIR``.
+
+Exit codes, stable for scripts: 0 every claim clean; 1 findings; 2 a usage error, a
+broken pack or an unreadable claim (the readable claims are still checked and reported).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .claims_io import ClaimError, iter_claim_files, read_claims
+from .diagnostics import PackError
+from .pack import load_pack
+from .report import WRITERS, Summary
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rulesengine")
+def main():
+    """Check medical claims against a payer's rule pack before they are submitted."""
+
+
+def _load(pack_dir: str):
+    try:
+        return load_pack(pack_dir)
+    except PackError as error:
+        click.echo(error.render(), err=True)
+        sys.exit(EXIT_ERROR)
+
+
+@main.command()
+@click.argument("claims", nargs=-1, required=True)
+@click.option("--pack", "pack_dir", required=True, type=click.Path(file_okay=False),
+              help="The rule pack folder (holding pack.yaml).")
+@click.option("--format", "fmt", type=click.Choice(sorted(WRITERS)), default="text",
+              show_default=True, help="How to write the results.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write the results to this file (written whole or not at all).")
+def check(claims, pack_dir, fmt, output):
+    """Check CLAIMS (JSON or JSON Lines files, folders of them, or - for standard input)."""
+    pack = _load(pack_dir)
+    try:
+        paths = ["-"] if claims == ("-",) else [str(p) for p in iter_claim_files(claims)]
+    except FileNotFoundError as error:
+        raise click.UsageError(f"no such claims file or folder: {error.filename or error}")
+    summary = Summary()
+    with _destination(output) as out:
+        writer = WRITERS[fmt](out, pack.info)
+        for path in paths:
+            for item in read_claims(path):
+                if isinstance(item, ClaimError):
+                    summary.unreadable += 1
+                    writer.error(item)
+                    if fmt != "text" or output:
+                        click.echo(f"unreadable: {item}", err=True)
+                    continue
+                result = pack.check(item)
+                summary.add(result)
+                writer.result(result)
+        writer.close(summary)
+    if summary.unreadable:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if summary.findings else EXIT_CLEAN)
+
+
+@main.command()
+@click.argument("pack_dir", type=click.Path(file_okay=False))
+def compile(pack_dir):
+    """Parse, check and compile a pack; report every problem with file:line:col."""
+    pack = _load(pack_dir)
+    kinds = {}
+    for rule in pack.rules:
+        name = rule.category.name if rule.category else "?"
+        kinds[name] = kinds.get(name, 0) + 1
+    detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    click.echo(f"pack {pack.id} {pack.version}: {len(pack.rules)} rules ({detail}); {pack.info.hash}")
+
+
+@contextmanager
+def _destination(output: str | None):
+    """Standard output, or a file that appears only once it is complete."""
+    if not output:
+        yield click.get_text_stream("stdout")
+        return
+    target = Path(output)
+    fd, temp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+        os.replace(temp, target)
+    except BaseException:
+        os.unlink(temp)
+        raise
