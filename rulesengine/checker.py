@@ -290,11 +290,12 @@ class _Checker:
                             did_you_mean(ref.name, self.valuesets))
             elif vs.kind in CODE_KINDS and vs.kind != kind and not (kind == "text" and vs.kind == "text"):
                 self.report("type-mismatch", ref.pos,
-                            f"value set {ref.name} holds {CODE_KINDS[vs.kind]}s, not {_type_words(kind)}s")
+                            f"value set {ref.name} holds {_kind_plural(vs.kind)}, "
+                            f"but this tests {_type_words(kind)}")
             return
         if kind in ("number", "date"):
             self.report("type-mismatch", ref.pos,
-                        f"{_type_words(kind)}s are compared with <, <=, >, >=, not tested 'in' a set")
+                        f"{_kind_plural(kind)} are compared with <, <=, >, >=, not tested 'in' a set")
             return
         self.check_codes(ref, kind)
 
@@ -355,6 +356,11 @@ class _Checker:
             elif spec.needs_line and not rule.per_line:
                 self.report("line-field-outside-line", pos,
                             f"{{{name}}} belongs to a claim line, and rule {rule.id} does not look at lines")
+
+
+def _kind_plural(kind: str) -> str:
+    return {"date": "dates", "number": "numbers", "text": "texts"}.get(
+        kind, f"{CODE_KINDS.get(kind, kind)}s")
 
 
 def _type_words(kind: str) -> str:

@@ -17,7 +17,7 @@ import click
 from . import __version__
 from .claims_io import ClaimError, iter_claim_files, read_claims
 from .diagnostics import PackError
-from .pack import load_pack
+from .pack import PackSet, load_pack
 from .report import WRITERS, Summary
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -39,24 +39,29 @@ def _load(pack_dir: str):
 
 @main.command()
 @click.argument("claims", nargs=-1, required=True)
-@click.option("--pack", "pack_dir", required=True, type=click.Path(file_okay=False),
-              help="The rule pack folder (holding pack.yaml).")
+@click.option("--pack", "pack_dirs", required=True, multiple=True, type=click.Path(file_okay=False),
+              help="A rule pack folder (holding pack.yaml). Give several to check each claim "
+                   "with the pack of its payer (payer.id = the pack's id or one of its payer_ids).")
 @click.option("--format", "fmt", type=click.Choice(sorted(WRITERS)), default="text",
               show_default=True, help="How to write the results.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
               help="Write the results to this file (written whole or not at all).")
-def check(claims, pack_dir, fmt, output):
+def check(claims, pack_dirs, fmt, output):
     """Check CLAIMS (JSON or JSON Lines files, folders of them, or - for standard input)."""
-    pack = _load(pack_dir)
+    packs = PackSet([_load(d) for d in pack_dirs])
     try:
         paths = ["-"] if claims == ("-",) else [str(p) for p in iter_claim_files(claims)]
     except FileNotFoundError as error:
         raise click.UsageError(f"no such claims file or folder: {error.filename or error}")
     summary = Summary()
     with _destination(output) as out:
-        writer = WRITERS[fmt](out, pack.info)
+        writer = WRITERS[fmt](out, [p.info for p in packs.packs])
         for path in paths:
             for item in read_claims(path):
+                if not isinstance(item, ClaimError) and (pack := packs.for_claim(item)) is None:
+                    item = ClaimError(path, 0, item.claim_id, "$.payer.id",
+                                      f"claim {item.claim_id}: no pack given for payer "
+                                      f"'{item.payer_id}'")
                 if isinstance(item, ClaimError):
                     summary.unreadable += 1
                     writer.error(item)

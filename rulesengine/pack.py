@@ -56,6 +56,24 @@ class CompiledPack:
         return Result(claim.claim_id, self.info, reference.evaluate(self._checked, self._facts, claim))
 
 
+class PackSet:
+    """Several packs, each checking the claims of its payers: a claim goes to the pack whose
+    id, or one of whose ``payer_ids`` in pack.yaml, is the claim's payer id. A single pack
+    checks every claim."""
+
+    def __init__(self, packs: list[CompiledPack]):
+        self.packs = packs
+        self._by_payer: dict[str, CompiledPack] = {}
+        for pack in packs:
+            for payer in [pack.id, *pack.meta.get("payer_ids", [])]:
+                self._by_payer.setdefault(str(payer), pack)
+
+    def for_claim(self, claim: Claim) -> CompiledPack | None:
+        if len(self.packs) == 1:
+            return self.packs[0]
+        return self._by_payer.get(claim.payer_id or "")
+
+
 def load_pack(path: str | Path) -> CompiledPack:
     """Parse, check and compile the pack in folder ``path``; raise PackError listing every problem."""
     pack_dir = Path(path)

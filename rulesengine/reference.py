@@ -32,7 +32,7 @@ def _apply(checked, facts, rule, claim):
     if not rule.per_line:
         if not _in_window(rule, claim.first_service_date):
             return
-        if _truth(checked, rule.guard, claim, None) is not True:
+        if rule.guard is not None and _truth(checked, rule.guard, claim, None) is not True:
             return
         if _truth(checked, rule.check.condition, claim, None) is False:
             yield facts.finding(claim, None)

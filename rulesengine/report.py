@@ -40,20 +40,23 @@ class Summary:
                 "clean_claim_rate": round(self.clean_rate, 4),
                 "findings_by_category": dict(sorted(self.by_category.items()))}
 
-    def line(self, pack: PackInfo) -> str:
+    def line(self, packs: list[PackInfo]) -> str:
         text = (f"{self.claims} claim{'s' if self.claims != 1 else ''} checked: "
                 f"{self.statuses['clean']} clean, {self.statuses['review']} review, "
                 f"{self.statuses['denied']} denied ({self.clean_rate:.0%} clean)")
         if self.unreadable:
             text += f"; {self.unreadable} unreadable"
-        return text + f"; {self.findings} finding{'s' if self.findings != 1 else ''} · pack {pack.id} {pack.version}"
+        names = ", ".join(f"{p.id} {p.version}" for p in packs)
+        return text + (f"; {self.findings} finding{'s' if self.findings != 1 else ''}"
+                       f" · pack{'s' if len(packs) > 1 else ''} {names}")
 
 
 class TextWriter:
-    """A block per claim: its status, then one row per finding."""
+    """A block per claim: its status, then per finding where, what and which rule, and
+    the message on the next line (so long rule ids never break the layout of a stream)."""
 
-    def __init__(self, out: TextIO, pack: PackInfo):
-        self.out, self.pack = out, pack
+    def __init__(self, out: TextIO, packs: list[PackInfo]):
+        self.out, self.packs = out, packs
 
     def result(self, result: Result) -> None:
         count = len(result.findings)
@@ -64,19 +67,20 @@ class TextWriter:
         for f in result.findings:
             where = f"line {f.line_number}" if f.line_number is not None else "claim"
             codes = " ".join([f"{f.group_code}-{f.carc}", *f.rarc])
-            self.out.write(f"  {where:<8} {f.rule_id:<14} {f.severity:<6} {codes:<14} {f.message}\n")
+            self.out.write(f"  {where:<8} {f.severity:<6} {codes:<15} {f.rule_id}\n")
+            self.out.write(f"  {'':<8} {f.message}\n")
 
     def error(self, error: ClaimError) -> None:
         self.out.write(f"UNREADABLE  {error}\n")
 
     def close(self, summary: Summary) -> None:
-        self.out.write(summary.line(self.pack) + "\n")
+        self.out.write(summary.line(self.packs) + "\n")
 
 
 class JsonLinesWriter:
     """One JSON object per line: a result, or {"error": ...} for an unreadable claim."""
 
-    def __init__(self, out: TextIO, pack: PackInfo):
+    def __init__(self, out: TextIO, packs: list[PackInfo]):
         self.out = out
 
     def result(self, result: Result) -> None:
@@ -90,13 +94,13 @@ class JsonLinesWriter:
 
 
 class JsonWriter:
-    """One JSON document: {"pack", "results": [...], "errors": [...], "summary"}."""
+    """One JSON document: {"packs", "results": [...], "errors": [...], "summary"}."""
 
-    def __init__(self, out: TextIO, pack: PackInfo):
-        self.out, self.pack = out, pack
+    def __init__(self, out: TextIO, packs: list[PackInfo]):
+        self.out = out
         self.errors: list[dict] = []
         self.count = 0
-        self.out.write('{"pack": ' + json.dumps(pack.to_dict()) + ',\n "results": [')
+        self.out.write('{"packs": ' + json.dumps([p.to_dict() for p in packs]) + ',\n "results": [')
 
     def result(self, result: Result) -> None:
         self.out.write(("," if self.count else "") + "\n  " + json.dumps(result.to_dict()))

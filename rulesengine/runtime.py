@@ -81,9 +81,11 @@ class RuleFacts:
             for p in fields_named(part) if part is not None else ():
                 if p not in paths:
                     paths.append(p)
-        if not isinstance(rule.check, ast.Require):
-            paths = [p for p in ("line.procedure", "line.service_date", "line.modifier",
-                                 "line.units") if p not in paths] + paths
+        seen_by_table_check = {
+            ast.RequireUnbundled: ("line.procedure", "line.service_date", "line.modifier"),
+            ast.RequireUnits: ("line.procedure", "line.service_date", "line.units"),
+        }.get(type(rule.check), ())
+        paths = [p for p in seen_by_table_check if p not in paths] + paths
         if not rule.per_line:
             paths = [p for p in paths if not FIELDS[p].needs_line]
         return cls(rule, pack, _shown_path(Path(rule.pos.file), pack_dir), tuple(paths))

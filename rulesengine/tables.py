@@ -80,7 +80,8 @@ def load_table(decl: ast.Table, pack_dir: Path) -> tuple[TableData | None, list[
         if ref is not None and ref.name not in declared:
             problems.append(Diagnostic(
                 "unknown-column", ref.pos, f"table {decl.name} declares no column '{ref.name}'",
-                did_you_mean(ref.name, declared)))
+                did_you_mean(ref.name, declared)
+                or f"declare it after 'columns', like: {ref.name} date"))
         elif ref is not None and declared[ref.name].type != "date":
             problems.append(Diagnostic(
                 "type-mismatch", ref.pos, f"column '{ref.name}' must be of type date to date rows"))

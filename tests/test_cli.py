@@ -1,0 +1,131 @@
+"""The command line as a biller uses it, through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from rulesengine.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+MEDICARE = str(ROOT / "payer_rules" / "medicare")
+ACME = str(ROOT / "payer_rules" / "acme-commercial")
+CLAIMS = ROOT / "examples" / "claims"
+RESULT_SCHEMA = json.loads((ROOT / "rulesengine" / "result.schema.json").read_text())
+
+
+@pytest.fixture
+def run(monkeypatch):
+    # findings show rule files relative to the working folder, as a user at the repo root sees them
+    monkeypatch.chdir(ROOT)
+
+    def invoke(*args):
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return invoke
+
+
+def test_example_report_matches_the_hand_checked_golden(run):
+    result = run("check", "examples/claims", "--pack", MEDICARE, "--pack", ACME)
+    expected = (ROOT / "examples" / "expected-report.txt").read_text()
+    assert result.output == expected
+    assert result.exit_code == 2  # the malformed example claim is an input error
+
+
+def test_exit_codes_clean_findings_and_input_error(run):
+    assert run("check", str(CLAIMS / "clean.json"), "--pack", MEDICARE).exit_code == 0
+    assert run("check", str(CLAIMS / "dirty.json"), "--pack", MEDICARE).exit_code == 1
+    assert run("check", str(CLAIMS / "malformed.json"), "--pack", MEDICARE).exit_code == 2
+
+
+def test_a_malformed_claim_is_reported_and_the_rest_still_checked(run):
+    out = run("check", str(CLAIMS / "malformed.json"), "--pack", MEDICARE).output
+    assert "BATCH-OK-1  CLEAN" in out and "BATCH-OK-2  CLEAN" in out
+    assert ("claim 2 (BAD-SERVICE-DATE): $.lines[0].service_date: "
+            "'2026-09-31' is not a valid date") in out
+    assert "2 claims checked" in out and "1 unreadable" in out
+
+
+def test_text_report_names_line_rule_codes_and_message(run):
+    out = run("check", str(CLAIMS / "dirty.json"), "--pack", MEDICARE).output
+    block = out.split("NCCI-BUNDLED  DENIED  (1 finding)\n", 1)[1].split("\n")[:2]
+    assert block[0].split() == ["line", "2", "deny", "CO-236", "N20", "NCCI-PTP"]
+    assert "81105 is a column-two code of 0001U (line 1)" in block[1]
+    assert out.rstrip().endswith("pack medicare 2026.3")
+
+
+def test_json_output_follows_the_result_schema(run):
+    result = run("check", str(CLAIMS / "dirty.json"), "--pack", MEDICARE, "--format", "json")
+    document = json.loads(result.output)
+    assert document["packs"][0]["id"] == "medicare"
+    assert document["summary"]["denied"] == len(document["results"]) > 0
+    for item in document["results"]:
+        jsonschema.validate(item, RESULT_SCHEMA)
+    first = document["results"][0]
+    assert first["status"] == "denied" and first["findings"][0]["source"]["file"].startswith(
+        "payer_rules/medicare/")
+
+
+def test_jsonl_output_has_one_result_or_error_per_line(run):
+    result = run("check", str(CLAIMS / "malformed.json"), "--pack", MEDICARE, "--format", "jsonl")
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [r.get("claim_id") or r["error"]["claim_id"] for r in rows] == [
+        "BATCH-OK-1", "BAD-SERVICE-DATE", "BATCH-OK-2"]
+    assert rows[1]["error"]["path"] == "$.lines[0].service_date"
+    jsonschema.validate(rows[0], RESULT_SCHEMA)
+
+
+def test_claims_route_to_the_pack_of_their_payer(run):
+    out = run("check", str(CLAIMS / "acme.json"), str(CLAIMS / "dirty.json"),
+              "--pack", MEDICARE, "--pack", ACME).output
+    assert "ACME-PA-IMAGING" in out and "MN-VITD-82306" in out
+
+
+def test_a_claim_for_a_payer_without_a_pack_is_an_input_error(run, tmp_path):
+    claims = json.loads((CLAIMS / "acme.json").read_text())[:1]
+    claims[0]["payer"]["id"] = "bluecross"
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(claims))
+    result = run("check", str(path), "--pack", MEDICARE, "--pack", ACME)
+    assert result.exit_code == 2
+    assert "no pack given for payer 'bluecross'" in result.output
+
+
+def test_output_file_is_written_whole(run, tmp_path):
+    target = tmp_path / "report.jsonl"
+    result = run("check", str(CLAIMS / "clean.json"), "--pack", MEDICARE,
+                 "--format", "jsonl", "--output", str(target))
+    assert result.exit_code == 0 and result.output == ""
+    assert len(target.read_text().splitlines()) == len(json.loads((CLAIMS / "clean.json").read_text()))
+    assert [p.name for p in tmp_path.iterdir()] == ["report.jsonl"]  # no temporary left behind
+
+
+def test_broken_pack_exits_2_with_located_message(run, tmp_path):
+    (tmp_path / "pack.yaml").write_text("id: broken\nversion: '1'\n")
+    (tmp_path / "a.rules").write_text(
+        'rule TF-1 "Late"\n  category filing_limt\n  require claim.received_date <= '
+        'claim.last_service_date + 90 days\n  else deny claim CO-29\n')
+    result = run("check", str(CLAIMS / "clean.json"), "--pack", str(tmp_path))
+    assert result.exit_code == 2
+    assert "a.rules:2:12: unknown-category: 'filing_limt' is not a category" in result.output
+    assert "did you mean 'filing_limit'?" in result.output
+
+
+def test_missing_claims_file_is_a_usage_error(run):
+    result = run("check", "no/such/file.json", "--pack", MEDICARE)
+    assert result.exit_code == 2 and "no such claims file" in result.output
+
+
+def test_compile_summarises_a_pack(run):
+    result = run("compile", MEDICARE)
+    assert result.exit_code == 0
+    assert result.output.startswith("pack medicare 2026.3: ")
+    assert "sha256:" in result.output
+
+
+def test_version(run):
+    result = run("--version")
+    assert result.exit_code == 0 and "rulesengine, version" in result.output
