@@ -94,7 +94,7 @@ def compile(pack_dir):
 def _destination(output: str | None):
     """Standard output, or a file that appears only once it is complete."""
     if not output:
-        yield click.get_text_stream("stdout")
+        yield sys.stdout
         return
     target = Path(output)
     fd, temp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
