@@ -18,6 +18,8 @@ def add_months(day: date, months: int) -> date:
     index = day.year * 12 + (day.month - 1) + months
     year, month = divmod(index, 12)
     month += 1
+    if day.day <= 28:  # every month has the day: no need to look up the month's length
+        return date(year, month, day.day)
     last = calendar.monthrange(year, month)[1]
     return date(year, month, min(day.day, last))
 

@@ -72,6 +72,8 @@ class RuleFacts:
     pack: str
     source_file: str
     evidence_fields: tuple[str, ...]
+    #: the message split once into literal text and the names of its placeholders
+    message_parts: tuple[tuple[str, str | None], ...] = ()
 
     @classmethod
     def of(cls, rule: ast.Rule, pack: str, pack_dir: Path) -> "RuleFacts":
@@ -88,7 +90,9 @@ class RuleFacts:
         paths = [p for p in seen_by_table_check if p not in paths] + paths
         if not rule.per_line:
             paths = [p for p in paths if not FIELDS[p].needs_line]
-        return cls(rule, pack, _shown_path(Path(rule.pos.file), pack_dir), tuple(paths))
+        template = rule.action.message.value if rule.action.message else None
+        return cls(rule, pack, _shown_path(Path(rule.pos.file), pack_dir), tuple(paths),
+                   _split_message(template) if template is not None else ())
 
     def finding(self, claim: Claim, line: Line | None, extras: dict | None = None) -> Finding:
         rule, action = self.rule, self.rule.action
@@ -114,17 +118,25 @@ class RuleFacts:
         )
 
     def message(self, claim: Claim, line: Line | None, extras: dict) -> str:
-        template = self.rule.action.message
-        if template is None:
+        if self.rule.action.message is None:
             return self.rule.title
+        out = []
+        for text, name in self.message_parts:
+            out.append(text)
+            if name is not None:
+                value = extras[name] if name in extras else FIELDS[name].get(claim, line)
+                out.append(display(value))
+        return "".join(out)
 
-        def fill(match):
-            name = match.group(1).strip()
-            if name in extras:
-                return display(extras[name])
-            return display(FIELDS[name].get(claim, line))
 
-        return _PLACEHOLDER.sub(fill, template.value)
+def _split_message(template: str) -> tuple[tuple[str, str | None], ...]:
+    """'{line.procedure} is late' -> (('', 'line.procedure'), (' is late', None))."""
+    parts, at = [], 0
+    for match in _PLACEHOLDER.finditer(template):
+        parts.append((template[at:match.start()], match.group(1).strip()))
+        at = match.end()
+    parts.append((template[at:], None))
+    return tuple(parts)
 
 
 def sort_findings(findings: list[Finding], order: dict[str, int]) -> tuple[Finding, ...]:
