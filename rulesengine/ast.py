@@ -87,7 +87,7 @@ class DateShift:
     """``operand + 90 days``: calendar arithmetic on a date."""
 
     operand: Field | DateValue
-    amount: int  # signed
+    amount: int | float  # signed; the checker accepts whole numbers only
     unit: str
     pos: Pos
 

@@ -255,6 +255,11 @@ class _Checker:
         if isinstance(expr, ast.DateValue):
             return ("date" if self.check_date(expr) else None), False
         if isinstance(expr, ast.DateShift):
+            if not isinstance(expr.amount, int):
+                self.report("bad-number", expr.pos,
+                            f"dates move by whole {expr.unit}, not {abs(expr.amount)}",
+                            "for half a month, count days: + 15 days")
+                return None, False
             kind, _ = self.type_of(expr.operand, per_line)
             if kind and kind != "date":
                 self.report("type-mismatch", expr.pos,
@@ -306,6 +311,10 @@ class _Checker:
             self.report("needs-line-scope", check.pos,
                         f"'{word}' checks lines, so rule {rule.id} needs 'for each line'")
         if isinstance(check, ast.RequireUnbundled) and check.bypass is not None:
+            for item in check.bypass.items:
+                if not isinstance(item, ast.Code) or "*" in item.text:
+                    self.report("bad-code", item.pos, "a bypass list names modifiers one by one",
+                                "like {59, XE, XP, XS, XU}")
             self.check_codes(check.bypass, "modifier")
         decl = self.table_decls.get(check.table)
         if decl is None:

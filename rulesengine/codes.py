@@ -41,11 +41,17 @@ _SHAPE_EXAMPLES = {
 
 
 def normalize(kind: str, code: str) -> str:
-    """The normal form of a code: upper case, trimmed; ICD-10-CM with its dot (``E559`` -> ``E55.9``)."""
+    """The normal form of a code: upper case, trimmed; ICD-10-CM with its dot (``E559`` ->
+    ``E55.9``); places of service and revenue codes with their leading zeros (``450`` -> ``0450``)."""
     code = code.strip().upper()
     if kind == "icd10" and "." not in code and len(code) > 3:
         code = code[:3] + "." + code[3:]
+    elif kind in _WIDTHS and code.isdigit():
+        code = code.zfill(_WIDTHS[kind])
     return code
+
+
+_WIDTHS = {"pos": 2, "revenue": 4}
 
 
 def shape_error(kind: str, code: str) -> str | None:
@@ -59,10 +65,15 @@ def shape_error(kind: str, code: str) -> str | None:
         return None
     if code.endswith("*"):
         stem = code.rstrip("*").rstrip(".")
-        if not stem:
-            return f"'{code}' has nothing before the '*'"
-        if not re.fullmatch(r"[0-9A-Z.]+", stem):
-            return f"'{code}' is not a {CODE_KINDS[kind]} pattern"
+        if kind == "icd10":
+            # a pattern names at least a category (E55.*), so hierarchy and prefix agree
+            if not _SHAPES["icd10"].fullmatch(stem):
+                return (f"'{code}' is not an ICD-10-CM pattern: write a category or code "
+                        f"before the '*', like E55.* or R06.0*")
+            return None
+        if not stem or not re.fullmatch(r"[0-9A-Z]+", stem) or len(stem) >= 5:
+            return (f"'{code}' is not a {CODE_KINDS[kind]} pattern: write the first "
+                    f"characters of the code before the '*', like 9920*")
         return None
     if shape.fullmatch(code):
         return None

@@ -18,6 +18,10 @@ def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+def _code(kind: str, value: str | None) -> str | None:
+    return normalize(kind, value) if value else None
+
+
 def _number(value: Any) -> int | float:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
@@ -79,7 +83,7 @@ class Claim:
             plan=payer.get("plan"),
             received_date=_date(data.get("received_date")),
             prior_authorization=data.get("prior_authorization") or None,
-            place_of_service=data.get("place_of_service"),
+            place_of_service=_code("pos", data.get("place_of_service")),
             billing_npi=provider.get("npi"),
             taxonomy=provider.get("taxonomy"),
             member_id=patient.get("member_id"),
@@ -109,8 +113,8 @@ def _line(raw: dict, claim_diagnoses: tuple[str, ...]) -> Line:
         service_date=date.fromisoformat(raw["service_date"]),
         service_date_to=_date(raw.get("service_date_to")),
         diagnosis_pointers=pointers,
-        place_of_service=raw.get("place_of_service"),
-        revenue_code=raw.get("revenue_code"),
+        place_of_service=_code("pos", raw.get("place_of_service")),
+        revenue_code=_code("revenue", raw.get("revenue_code")),
         ndc=raw.get("ndc"),
         prior_authorization=raw.get("prior_authorization") or None,
         diagnoses=pointed,

@@ -95,6 +95,10 @@ def load_pack(path: str | Path) -> CompiledPack:
         problems.extend(syntax_problems)
         if parsed is not None:
             files.append(parsed)
+    if any(p.code == "syntax" for p in problems):
+        # a file that does not parse defines nothing, so checking the rest would only
+        # report its names as unknown: fix the syntax first
+        raise PackError(problems, sources)
     checked, check_problems = check(files, pack_dir)
     problems.extend(check_problems)
     if problems:
@@ -121,10 +125,22 @@ def _read_meta(meta_file: Path, sources: dict[str, str]) -> tuple[dict, list[Dia
         if key not in meta:
             problems.append(Diagnostic("bad-pack", ast.Pos(str(meta_file), 1, 1),
                                        f"pack.yaml has no '{key}'"))
+    if isinstance(meta.get("version"), float):
+        problems.append(Diagnostic(
+            "bad-pack", _yaml_pos(meta_file, text, "version"),
+            f"version {meta['version']} reads as a number, so 2026.10 would become 2026.1",
+            f'write it in quotes: version: "{meta["version"]}"'))
     for key, value in meta.items():
         if key in _PACK_FIELDS and value is not None:
             meta[key] = str(value)  # a version like 2026.1 reads as a number in YAML
     return meta, problems
+
+
+def _yaml_pos(meta_file: Path, text: str, key: str) -> ast.Pos:
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith(f"{key}:"):
+            return ast.Pos(str(meta_file), number, 1)
+    return ast.Pos(str(meta_file), 1, 1)
 
 
 def _content_hash(pack_dir: Path, rule_paths: list[Path], files: list[ast.RuleFile]) -> str:

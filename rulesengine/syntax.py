@@ -183,7 +183,8 @@ class _Builder(Transformer):
 
     def date_shift(self, meta, c):
         operand, sign, amount, unit = c
-        value = int(float(amount)) * (-1 if sign.children[0] == "-" else 1)
+        number = float(amount)
+        value = (int(number) if number.is_integer() else number) * (-1 if sign.children[0] == "-" else 1)
         return ast.DateShift(operand, value, str(unit.children[0]), self._pos(meta))
 
     # conditions

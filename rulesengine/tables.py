@@ -61,6 +61,8 @@ def _cell(kind: str, text: str):
     if kind == "text":
         return text
     code = normalize(kind, text)
+    if "*" in code:
+        raise ValueError(f"'{code}': a table cell holds one code, not a pattern")
     problem = shape_error(kind, code)
     if problem:
         raise ValueError(problem)
@@ -110,11 +112,13 @@ def load_table(decl: ast.Table, pack_dir: Path) -> tuple[TableData | None, list[
             if not any(cell.strip() for cell in row):
                 continue
             try:
+                if len(row) < len(header):
+                    raise ValueError(f"it has {len(row)} cells and the header {len(header)}")
                 rows.append(tuple(_cell(k, row[i]) for k, i in zip(kinds, where)))
-            except (ValueError, IndexError) as error:
+            except ValueError as error:
                 problems.append(Diagnostic(
                     "bad-row", ast.Pos(str(path), reader.line_num, 1),
-                    f"row does not fit table {decl.name}: {error or 'too few cells'}"))
+                    f"row does not fit table {decl.name}: {error}"))
                 if len(problems) >= 20:
                     break
     names = tuple(c.name for c in decl.columns)
