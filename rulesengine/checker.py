@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import ast
 from .codes import CODE_KINDS, normalize, shape_error
+from .dates import UNITS
 from .diagnostics import Diagnostic, did_you_mean
 from .fields import FIELDS
 from .syntax import parse_date
@@ -50,6 +51,8 @@ EXTRA_PLACEHOLDERS = {
     ast.RequireUnbundled: {"column1", "column1_line", "modifier_indicator"},
     ast.RequireUnits: {"limit", "units_billed", "adjudication"},
 }
+#: how far a date may move: 200 years, in each unit (beyond that the calendar ends)
+_SHIFT_LIMITS = {"days": 73_000, "months": 2_400, "years": 200}
 #: modifiers that bypass an NCCI edit with modifier indicator 1, unless a rule names its own
 DEFAULT_BYPASS = ("59", "XE", "XP", "XS", "XU")
 
@@ -138,10 +141,24 @@ class _Checker:
             elif isinstance(item, ast.Code):
                 self.check_code(item, kind)
 
+    def check_literal(self, spec, text: ast.Text):
+        """A text compared with a field must be a value the field can hold."""
+        if spec.values is not None and text.value not in spec.values:
+            self.report("impossible-value", text.pos,
+                        f"{spec.path} is never \"{text.value}\"; it is one of "
+                        + ", ".join(f'"{v}"' for v in sorted(spec.values)),
+                        did_you_mean(text.value, spec.values)
+                        or next((f'did you mean "{v}"?' for v in spec.values
+                                 if v.lower() == text.value.lower()), None))
+        elif spec.type in CODE_KINDS and spec.type != "text":
+            self.check_code(ast.Code(text.value, text.pos), spec.type)
+
     def check_code(self, code: ast.Code, kind: str):
         problem = shape_error(kind, normalize(kind, code.text))
         if problem:
-            self.report("bad-code", code.pos, problem)
+            # show the code as it was written, not its normal form (82306, not 823.06)
+            self.report("bad-code", code.pos, problem.replace(
+                f"'{normalize(kind, code.text)}'", f"'{code.text}'", 1))
 
     # ---- stage 3: tables ------------------------------------------------------------------
     def load(self, decl: ast.Table):
@@ -218,6 +235,11 @@ class _Checker:
                             f"say which: any {cond.expr.path} in ..., all ... or no ...")
             elif kind:
                 self.check_set(cond.set, kind)
+                spec = FIELDS.get(cond.expr.path) if isinstance(cond.expr, ast.Field) else None
+                if spec is not None and spec.values is not None and isinstance(cond.set, ast.CodeList):
+                    for item in cond.set.items:
+                        if isinstance(item, ast.Text):
+                            self.check_literal(spec, item)
         elif isinstance(cond, ast.Quantified):
             kind, is_list = self.type_of(cond.field, per_line)
             if kind and not is_list:
@@ -237,6 +259,9 @@ class _Checker:
                 self.report("list-field", side.pos, f"{side.path} holds several values",
                             f"use any/all/no {side.path} in {{...}}")
                 return
+        for field_side, other in ((cond.left, cond.right), (cond.right, cond.left)):
+            if isinstance(field_side, ast.Field) and isinstance(other, ast.Text):
+                self.check_literal(FIELDS[field_side.path], other)
         family = {"date": "date", "number": "number"}
         if family.get(left, "text") != family.get(right, "text"):
             self.report("type-mismatch", cond.pos,
@@ -255,6 +280,11 @@ class _Checker:
         if isinstance(expr, ast.DateValue):
             return ("date" if self.check_date(expr) else None), False
         if isinstance(expr, ast.DateShift):
+            if isinstance(expr.amount, int) and abs(expr.amount) > _SHIFT_LIMITS[UNITS[expr.unit]]:
+                self.report("bad-number", expr.pos,
+                            f"{abs(expr.amount)} {expr.unit} is beyond any filing limit or age",
+                            f"dates move by at most {_SHIFT_LIMITS[UNITS[expr.unit]]} {UNITS[expr.unit]}")
+                return None, False
             if not isinstance(expr.amount, int):
                 self.report("bad-number", expr.pos,
                             f"dates move by whole {expr.unit}, not {abs(expr.amount)}",
@@ -358,7 +388,10 @@ class _Checker:
             if name in extras:
                 continue
             spec = FIELDS.get(name)
-            pos = ast.Pos(message.pos.file, message.pos.line, message.pos.column + 1 + match.start())
+            before = message.value[:match.start()]
+            escapes = before.count('"') + before.count("\\")  # each was written with a backslash
+            pos = ast.Pos(message.pos.file, message.pos.line,
+                          message.pos.column + 1 + match.start() + escapes)
             if spec is None:
                 self.report("unknown-placeholder", pos, f"the message names {{{name}}}, which is not a field",
                             did_you_mean(name, [*FIELDS, *extras]))
@@ -373,5 +406,8 @@ def _kind_plural(kind: str) -> str:
 
 
 def _type_words(kind: str) -> str:
-    return {"date": "a date", "number": "a number", "text": "a text"}.get(
-        kind, f"a {CODE_KINDS.get(kind, kind)}")
+    words = {"date": "a date", "number": "a number", "text": "a text"}.get(kind)
+    if words is None:
+        name = CODE_KINDS.get(kind, kind)
+        words = ("an " if name[0] in "AEIOU" else "a ") + name
+    return words

@@ -77,7 +77,8 @@ def shape_error(kind: str, code: str) -> str | None:
         return None
     if shape.fullmatch(code):
         return None
-    return f"'{code}' is not shaped like a {CODE_KINDS[kind]} (for example {_SHAPE_EXAMPLES[kind]})"
+    article = "an" if CODE_KINDS[kind][0] in "AEIOU" else "a"
+    return f"'{code}' is not shaped like {article} {CODE_KINDS[kind]} (for example {_SHAPE_EXAMPLES[kind]})"
 
 
 def icd10_ancestors(code: str) -> list[str]:

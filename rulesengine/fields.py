@@ -22,6 +22,7 @@ class FieldSpec:
     needs_line: bool  # only inside a "for each line" rule
     get: Callable[[Claim, Line | None], Any]
     doc: str
+    values: frozenset[str] | None = None  # the only texts the field can hold, where it is closed
 
 
 def _service_date(claim: Claim, line: Line | None):
@@ -36,13 +37,15 @@ def _age_days(claim: Claim, line: Line | None):
     return age_in_days(claim.birth_date, _service_date(claim, line)) if claim.birth_date else None
 
 
-def _spec(path, type_, get, doc, is_list=False):
-    return FieldSpec(path, type_, is_list, path.startswith("line."), get, doc)
+def _spec(path, type_, get, doc, is_list=False, values=None):
+    return FieldSpec(path, type_, is_list, path.startswith("line."), get, doc,
+                     frozenset(values) if values else None)
 
 
 _SPECS = [
     _spec("claim.id", "text", lambda c, l: c.claim_id, "the claim's id"),
-    _spec("claim.type", "text", lambda c, l: c.claim_type, '"professional" or "institutional"'),
+    _spec("claim.type", "text", lambda c, l: c.claim_type, '"professional" or "institutional"',
+          values=("professional", "institutional")),
     _spec("claim.frequency_code", "text", lambda c, l: c.frequency_code,
           "claim frequency (CLM05-3): 1 original, 7 replacement, 8 void"),
     _spec("claim.payer", "text", lambda c, l: c.payer_id, "the payer's id"),
@@ -65,7 +68,7 @@ _SPECS = [
           "the latest date of service on the claim (through dates included)"),
     _spec("claim.line_count", "number", lambda c, l: len(c.lines), "how many lines the claim has"),
     _spec("patient.member_id", "text", lambda c, l: c.member_id, "the member id"),
-    _spec("patient.sex", "text", lambda c, l: c.sex, '"F", "M" or "U"'),
+    _spec("patient.sex", "text", lambda c, l: c.sex, '"F", "M" or "U"', values=("F", "M", "U")),
     _spec("patient.birth_date", "date", lambda c, l: c.birth_date, "the date of birth"),
     _spec("patient.age", "number", _age,
           "age in completed years on the line's date of service (the claim's first, outside lines)"),

@@ -86,6 +86,9 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnost
     line, column = error.line, error.column
     if isinstance(error, UnexpectedCharacters):
         bad = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+        if bad == '"':
+            return Diagnostic("syntax", ast.Pos(path, line, column), "this text has no closing '\"'",
+                              "a text in double quotes must end on the line where it starts")
         message = f"'{bad}' cannot start anything here"
         expected = error.allowed or set()
     elif isinstance(error, UnexpectedEOF):
@@ -104,6 +107,9 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnost
             message = f"unexpected '{token}'"
         expected = set(error.expected)
     hint = _hint_for(expected, error)
+    token = getattr(error, "token", None)
+    if token is not None and token == "=" and text[token.start_pos - 1:token.start_pos] == "=":
+        hint = "compare with a single '='"
     if expected:
         message += "; expected " + _expected(expected)
     return Diagnostic("syntax", ast.Pos(path, line, column), message, hint)
@@ -123,8 +129,6 @@ def _hint_for(expected: set[str], error: UnexpectedInput) -> str | None:
         return f"'{text}' is a word of the rule language and cannot be a name; try {text}_date or my_{text}"
     if token is not None and token.type == "CODE" and "NAME" in expected:
         return "names of value sets and fields are lower case"
-    if text == "==":
-        return "compare with a single '='"
     return None
 
 

@@ -479,9 +479,6 @@ def test_names_that_only_start_with_a_reserved_word_are_names(name):
     assert tree.valuesets[0].name == name
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the units of a date shift (day, days, month, months, year, years) are keywords but are "
-    "missing from the NAME terminal's reserved-word lookahead, so they are accepted as names"))
 @pytest.mark.parametrize("word", ["days", "month", "year"])
 def test_date_units_cannot_be_names(word):
     syntax_error(f"valueset {word} = hcpcs {{82306}}")
