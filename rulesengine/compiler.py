@@ -316,9 +316,9 @@ _OPS = {
 
 def _test(cond, sets: _SetBuilder) -> Test:
     if isinstance(cond, ast.AllOf):
-        return _all_of(tuple(_test(c, sets) for c in cond.items))
+        return _junction(tuple(_test(c, sets) for c in cond.items), decisive=False)
     if isinstance(cond, ast.AnyOf):
-        return _any_of(tuple(_test(c, sets) for c in cond.items))
+        return _junction(tuple(_test(c, sets) for c in cond.items), decisive=True)
     if isinstance(cond, ast.Not):
         inner = _test(cond.item, sets)
 
@@ -377,27 +377,16 @@ def _comparison(cond: ast.Comparison, sets) -> Test:
     return compare
 
 
-def _all_of(tests: tuple[Test, ...]) -> Test:
-    def all_of(c, l):
+def _junction(tests: tuple[Test, ...], decisive: bool) -> Test:
+    """``and`` (decisive False) or ``or`` (decisive True) in three-valued logic: one decisive
+    answer settles it; otherwise any unknown makes the whole unknown."""
+    def junction(c, l):
         unknown = False
         for test in tests:
             value = test(c, l)
-            if value is False:
-                return False
+            if value is decisive:
+                return decisive
             if value is None:
                 unknown = True
-        return None if unknown else True
-    return all_of
-
-
-def _any_of(tests: tuple[Test, ...]) -> Test:
-    def any_of(c, l):
-        unknown = False
-        for test in tests:
-            value = test(c, l)
-            if value is True:
-                return True
-            if value is None:
-                unknown = True
-        return None if unknown else False
-    return any_of
+        return None if unknown else not decisive
+    return junction
