@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 
 @dataclass(frozen=True)
@@ -77,9 +76,8 @@ class Number:
 
 @dataclass(frozen=True)
 class DateValue:
-    text: str
+    text: str  # ISO 8601; the checker reports one that is not on the calendar
     pos: Pos
-    value: date | None = None  # None until the checker has found it a real date
 
 
 @dataclass(frozen=True)
