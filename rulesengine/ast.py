@@ -85,9 +85,10 @@ class DateShift:
     """``operand + 90 days``: calendar arithmetic on a date."""
 
     operand: Field | DateValue
-    amount: int | float  # signed; the checker accepts whole numbers only
+    amount: int | float | Field  # signed; whole numbers only, or a pack parameter (param.x)
     unit: str
     pos: Pos
+    negative: bool = False  # for a parameter amount: subtract it
 
 
 Expr = Field | Number | Text | DateValue | DateShift
@@ -205,6 +206,7 @@ class ValueSet:
     kind_pos: Pos
     codes: CodeList
     pos: Pos
+    override: bool = False  # replaces the value set of this name a parent pack defines
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,16 @@ class Rule:
     per_line: bool = False
     where: Condition | None = None
     headers: tuple[Header, ...] = field(default=())
+    override: bool = False  # replaces the rule of this id a parent pack defines
+
+
+@dataclass(frozen=True)
+class Disable:
+    """``disable rule ID because "reason"``: switch off a rule a parent pack defines."""
+
+    rule_id: str
+    reason: Text
+    pos: Pos
 
 
 @dataclass(frozen=True)
@@ -256,3 +268,4 @@ class RuleFile:
     valuesets: tuple[ValueSet, ...]
     tables: tuple[Table, ...]
     rules: tuple[Rule, ...]
+    disables: tuple[Disable, ...] = ()

@@ -1,8 +1,9 @@
 """Checks a pack's parsed files before anything is compiled, in named stages.
 
-Stages, in order: declare names (value sets, tables, rule ids) -> value sets (kinds,
-code shapes, ranges) -> tables (columns, files, rows) -> rules (headers, dates, fields,
-types, sets, actions). Every problem is collected, so an analyst sees them all at once.
+Stages, in order: names (``layers.merge``: value sets, tables, rule ids, across the packs
+a pack extends) -> parameters (``parameters.bind``) -> value sets (kinds, code shapes,
+ranges) -> tables (columns, files, rows) -> rules (headers, dates, fields, types, sets,
+actions). Every problem is collected, so an analyst sees them all at once.
 """
 
 from __future__ import annotations
@@ -64,53 +65,29 @@ class CheckedPack:
     tables: dict[str, TableData]
 
 
-def check(files: list[ast.RuleFile], pack_dir: Path) -> tuple[CheckedPack, list[Diagnostic]]:
-    checker = _Checker(pack_dir)
-    checker.declare(files)
-    for vs in checker.valuesets.values():
+def check(valuesets: dict[str, ast.ValueSet], tables: dict[str, tuple[ast.Table, Path]],
+          rules: list[ast.Rule]) -> tuple[CheckedPack, list[Diagnostic]]:
+    """Check merged names; ``tables`` maps each name to its declaration and its pack folder."""
+    checker = _Checker(valuesets, {name: decl for name, (decl, _) in tables.items()}, rules)
+    for vs in valuesets.values():
         checker.check_valueset(vs)
-    for decl in checker.table_decls.values():
-        checker.load(decl)
-    for rule in checker.rules:
+    for decl, pack_dir in tables.values():
+        checker.load(decl, pack_dir)
+    for rule in rules:
         checker.check_rule(rule)
-    return CheckedPack(checker.rules, checker.valuesets, checker.tables), checker.problems
+    return CheckedPack(rules, valuesets, checker.tables), checker.problems
 
 
 class _Checker:
-    def __init__(self, pack_dir: Path):
-        self.pack_dir = pack_dir
+    def __init__(self, valuesets, table_decls, rules):
         self.problems: list[Diagnostic] = []
-        self.valuesets: dict[str, ast.ValueSet] = {}
-        self.table_decls: dict[str, ast.Table] = {}
+        self.valuesets: dict[str, ast.ValueSet] = valuesets
+        self.table_decls: dict[str, ast.Table] = table_decls
         self.tables: dict[str, TableData] = {}
-        self.rules: list[ast.Rule] = []
+        self.rules: list[ast.Rule] = rules
 
     def report(self, code: str, pos: ast.Pos, message: str, hint: str | None = None):
         self.problems.append(Diagnostic(code, pos, message, hint))
-
-    # ---- stage 1: names -----------------------------------------------------------------
-    def declare(self, files: list[ast.RuleFile]):
-        seen: dict[str, ast.Pos] = {}
-        rule_ids: dict[str, ast.Pos] = {}
-        for f in files:
-            for item in (*f.valuesets, *f.tables):
-                if item.name in seen:
-                    self.report("duplicate-name", item.pos,
-                                f"'{item.name}' is already defined at {seen[item.name]}")
-                    continue
-                seen[item.name] = item.pos
-                if isinstance(item, ast.ValueSet):
-                    self.valuesets[item.name] = item
-                else:
-                    self.table_decls[item.name] = item
-            for rule in f.rules:
-                if rule.id in rule_ids:
-                    self.report("duplicate-rule", rule.pos,
-                                f"rule {rule.id} is already defined at {rule_ids[rule.id]}",
-                                "give each rule its own id")
-                    continue
-                rule_ids[rule.id] = rule.pos
-                self.rules.append(rule)
 
     # ---- stage 2: value sets --------------------------------------------------------------
     def check_valueset(self, vs: ast.ValueSet):
@@ -161,8 +138,8 @@ class _Checker:
                 f"'{normalize(kind, code.text)}'", f"'{code.text}'", 1))
 
     # ---- stage 3: tables ------------------------------------------------------------------
-    def load(self, decl: ast.Table):
-        data, problems = load_table(decl, self.pack_dir)
+    def load(self, decl: ast.Table, pack_dir: Path):
+        data, problems = load_table(decl, pack_dir)
         self.problems.extend(problems)
         if data is not None:
             self.tables[decl.name] = data

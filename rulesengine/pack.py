@@ -13,27 +13,24 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import yaml
-
-from . import ast, compiler, reference
+from . import ast, compiler, parameters, reference
 from .checker import check
-from .diagnostics import Diagnostic, PackError
+from .diagnostics import PackError
+from .layers import merge, read_layers
 from .model import Claim
 from .results import PackInfo, Result
 from .runtime import RuleFacts
-from .syntax import parse
-
-_PACK_FIELDS = {"id": str, "version": str, "name": str, "payer": str, "description": str,
-                "owner": str}
 
 
 class CompiledPack:
     """A pack ready to check claims. Build it with ``load_pack``; share it freely between
     threads (checking keeps its state in the call)."""
 
-    def __init__(self, info: PackInfo, meta: dict, checked, facts: dict[str, RuleFacts]):
+    def __init__(self, info: PackInfo, meta: dict, checked, facts: dict[str, RuleFacts],
+                 layers: list[str]):
         self.info = info
         self.meta = meta
+        self.layers = layers  # pack ids, base first
         self.rules: list[ast.Rule] = checked.rules
         self._checked = checked
         self._facts = facts
@@ -75,81 +72,38 @@ class PackSet:
 
 
 def load_pack(path: str | Path) -> CompiledPack:
-    """Parse, check and compile the pack in folder ``path``; raise PackError listing every problem."""
+    """Parse, check and compile the pack in folder ``path`` with every pack it extends;
+    raise PackError listing every problem."""
     pack_dir = Path(path)
-    meta_file = pack_dir / "pack.yaml"
-    if not meta_file.is_file():
-        raise PackError([Diagnostic("missing-file", ast.Pos(str(meta_file), 1, 1),
-                                    f"{pack_dir} is not a rule pack: it has no pack.yaml")])
     sources: dict[str, str] = {}
-    meta, problems = _read_meta(meta_file, sources)
-    files = []
-    rule_paths = sorted(p for p in pack_dir.rglob("*.rules")
-                        if "tests" not in p.relative_to(pack_dir).parts)
-    if not rule_paths:
-        problems.append(Diagnostic("no-rules", ast.Pos(str(meta_file), 1, 1),
-                                   f"pack {pack_dir} has no *.rules files"))
-    for rule_path in rule_paths:
-        text = sources[str(rule_path)] = rule_path.read_text(encoding="utf-8")
-        parsed, syntax_problems = parse(text, str(rule_path))
-        problems.extend(syntax_problems)
-        if parsed is not None:
-            files.append(parsed)
-    if any(p.code == "syntax" for p in problems):
+    layers, problems = read_layers(pack_dir, sources)
+    if problems and (not layers or any(p.code in _FATAL for p in problems)):
         # a file that does not parse defines nothing, so checking the rest would only
-        # report its names as unknown: fix the syntax first
+        # report its names as unknown: fix these first
         raise PackError(problems, sources)
-    checked, check_problems = check(files, pack_dir)
-    problems.extend(check_problems)
+    merged, merge_problems = merge(layers)
+    rules, bind_problems = parameters.bind(merged.rules, merged.parameters)
+    checked, check_problems = check(merged.valuesets, merged.tables, rules)
+    problems += merge_problems + bind_problems + check_problems
     if problems:
         raise PackError(problems, sources)
-    pack_id = meta["id"]
-    info = PackInfo(pack_id, meta["version"], _content_hash(pack_dir, rule_paths, files))
-    facts = {rule.id: RuleFacts.of(rule, pack_id, pack_dir) for rule in checked.rules}
-    return CompiledPack(info, meta, checked, facts)
+    top = layers[-1]
+    digest = _content_hash([p for layer in layers for p in layer.paths])
+    info = PackInfo(top.id, str(top.meta["version"]), digest)
+    facts = {rule.id: RuleFacts.of(rule, merged.layer_of[rule.id].id, merged.layer_of[rule.id].dir)
+             for rule in checked.rules}
+    return CompiledPack(info, top.meta, checked, facts, [layer.id for layer in layers])
 
 
-def _read_meta(meta_file: Path, sources: dict[str, str]) -> tuple[dict, list[Diagnostic]]:
-    text = sources[str(meta_file)] = meta_file.read_text(encoding="utf-8")
-    try:
-        meta = yaml.safe_load(text) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        pos = ast.Pos(str(meta_file), mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)
-        return {}, [Diagnostic("bad-yaml", pos, f"pack.yaml is not valid YAML: {getattr(error, 'problem', error)}")]
-    if not isinstance(meta, dict):
-        return {}, [Diagnostic("bad-pack", ast.Pos(str(meta_file), 1, 1),
-                               "pack.yaml must be a mapping of fields (id: ..., version: ...)")]
-    problems = []
-    for key in ("id", "version"):
-        if key not in meta:
-            problems.append(Diagnostic("bad-pack", ast.Pos(str(meta_file), 1, 1),
-                                       f"pack.yaml has no '{key}'"))
-    if isinstance(meta.get("version"), float):
-        problems.append(Diagnostic(
-            "bad-pack", _yaml_pos(meta_file, text, "version"),
-            f"version {meta['version']} reads as a number, so 2026.10 would become 2026.1",
-            f'write it in quotes: version: "{meta["version"]}"'))
-    for key, value in meta.items():
-        if key in _PACK_FIELDS and value is not None:
-            meta[key] = str(value)  # a version like 2026.1 reads as a number in YAML
-    return meta, problems
+#: problems after which the later stages would only report follow-on errors
+_FATAL = {"syntax", "bad-yaml", "extends-cycle", "missing-file"}
 
 
-def _yaml_pos(meta_file: Path, text: str, key: str) -> ast.Pos:
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith(f"{key}:"):
-            return ast.Pos(str(meta_file), number, 1)
-    return ast.Pos(str(meta_file), 1, 1)
-
-
-def _content_hash(pack_dir: Path, rule_paths: list[Path], files: list[ast.RuleFile]) -> str:
-    """A digest of everything the pack's behaviour depends on, so a result can be audited."""
-    paths = {pack_dir / "pack.yaml", *rule_paths}
-    for f in files:
-        paths.update(pack_dir / t.path.value for t in f.tables)
+def _content_hash(paths: list[Path]) -> str:
+    """A digest of everything the pack's behaviour depends on, its layers' files included,
+    so a result can be audited."""
     digest = hashlib.sha256()
-    for p in sorted(paths):
-        digest.update(p.relative_to(pack_dir).as_posix().encode() + b"\0")
+    for p in paths:
+        digest.update(f"{p.parent.name}/{p.name}".encode() + b"\0")
         digest.update(p.read_bytes() + b"\0")
     return "sha256:" + digest.hexdigest()

@@ -61,6 +61,7 @@ def parse(text: str, path: str) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
         valuesets=tuple(i for i in items if isinstance(i, ast.ValueSet)),
         tables=tuple(i for i in items if isinstance(i, ast.Table)),
         rules=tuple(i for i in items if isinstance(i, ast.Rule)),
+        disables=tuple(i for i in items if isinstance(i, ast.Disable)),
     ), []
 
 
@@ -76,7 +77,8 @@ def _describe(name: str) -> str:
 
 
 def _expected(names) -> str:
-    words = sorted({_describe(n) for n in names})
+    # what usually ends a rule comes first, so a cut list never hides it
+    words = sorted({_describe(n) for n in names}, key=lambda w: (w != "'else'", w))
     if len(words) > 6:
         words = words[:6] + ["..."]
     return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
@@ -187,8 +189,11 @@ class _Builder(Transformer):
 
     def date_shift(self, meta, c):
         operand, sign, amount, unit = c
+        negative = sign.children[0] == "-"
+        if isinstance(amount, ast.Field):  # a pack parameter, checked and signed later
+            return ast.DateShift(operand, amount, str(unit.children[0]), self._pos(meta), negative)
         number = float(amount)
-        value = (int(number) if number.is_integer() else number) * (-1 if sign.children[0] == "-" else 1)
+        value = (int(number) if number.is_integer() else number) * (-1 if negative else 1)
         return ast.DateShift(operand, value, str(unit.children[0]), self._pos(meta))
 
     # conditions
@@ -223,8 +228,13 @@ class _Builder(Transformer):
 
     # value sets and tables
     def valueset(self, meta, c):
-        name, kind, codes = c
-        return ast.ValueSet(str(name), str(kind), self._tpos(kind), codes, self._pos(meta))
+        override = bool(c) and hasattr(c[0], "data") and c[0].data == "override"
+        name, kind, codes = c[1:] if override else c
+        return ast.ValueSet(str(name), str(kind), self._tpos(kind), codes, self._pos(meta), override)
+
+    def disable(self, meta, c):
+        rule_id, reason = c
+        return ast.Disable(str(rule_id), ast.Text(_text(reason), self._tpos(reason)), self._tpos(rule_id))
 
     def column(self, meta, c):
         return ast.Column(str(c[0]), str(c[1]), self._tpos(c[1]), self._pos(meta))
@@ -282,7 +292,8 @@ class _Builder(Transformer):
             message=message, pos=self._pos(meta))
 
     def rule(self, meta, c):
-        rule_id, title, *parts = c
+        override = hasattr(c[0], "data") and c[0].data == "override"
+        rule_id, title, *parts = c[1:] if override else c
         check, action = parts[-2], parts[-1]
         fields: dict = {}
         headers = []
@@ -301,7 +312,8 @@ class _Builder(Transformer):
                 fields["per_line"] = True
                 fields["where"] = value
         return ast.Rule(id=str(rule_id), title=_text(title), pos=self._tpos(rule_id),
-                        check=check, action=action, headers=tuple(headers), **fields)
+                        check=check, action=action, headers=tuple(headers), override=override,
+                        **fields)
 
 
 def parse_date(text: str) -> date | None:

@@ -1,0 +1,255 @@
+"""Packs built on packs: reading each layer, then merging them into one set of names.
+
+A pack's ``extends`` names the packs below it (``acme-commercial`` extends ``medicare``).
+Layers are read base first; each pack is read once however often it is named. Merging
+is the first stage of checking: a layer adds value sets, tables and rules; it replaces
+an inherited one only with ``override``, and switches off an inherited rule only with
+``disable rule ID because "reason"``. Redefining without ``override``, overriding or
+disabling what no parent defines, and a cycle of ``extends`` are errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from . import ast
+from .diagnostics import Diagnostic, did_you_mean
+from .syntax import parse
+
+PACK_SCHEMA = json.loads((resources.files("rulesengine") / "pack.schema.json").read_text("utf-8"))
+_VALIDATOR = Draft202012Validator(PACK_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@dataclass
+class Layer:
+    id: str
+    dir: Path
+    meta: dict
+    files: list[ast.RuleFile]
+    paths: list[Path]  # every file the layer's behaviour depends on (for the content hash)
+
+
+@dataclass
+class Merged:
+    """What the layers define together, ready for the checker."""
+
+    valuesets: dict[str, ast.ValueSet] = field(default_factory=dict)
+    tables: dict[str, tuple[ast.Table, Path]] = field(default_factory=dict)  # with the pack folder
+    rules: list[ast.Rule] = field(default_factory=list)
+    layer_of: dict[str, Layer] = field(default_factory=dict)  # rule id -> the layer it comes from
+    parameters: dict[str, object] = field(default_factory=dict)
+
+
+def read_layers(pack_dir: Path, sources: dict[str, str]) -> tuple[list[Layer], list[Diagnostic]]:
+    """The pack and every pack below it, base first."""
+    layers: list[Layer] = []
+    problems: list[Diagnostic] = []
+    done: set[Path] = set()
+
+    def visit(folder: Path, chain: list[Path], named_at: ast.Pos | None):
+        identity = folder.resolve()  # files keep the path as written, for messages
+        if identity in chain:
+            names = " -> ".join(p.name for p in [*chain[chain.index(identity):], identity])
+            problems.append(Diagnostic("extends-cycle", named_at, f"packs extend each other in a circle: {names}",
+                                       "a pack may build on another, never on itself"))
+            return
+        if identity in done:
+            return
+        meta_file = folder / "pack.yaml"
+        if not meta_file.is_file():
+            where = named_at or ast.Pos(str(meta_file), 1, 1)
+            problems.append(Diagnostic("missing-file", where,
+                                       f"{folder} is not a rule pack: it has no pack.yaml"))
+            return
+        meta, positions, meta_problems = read_meta(meta_file, sources)
+        problems.extend(meta_problems)
+        for index, name in enumerate(meta.get("extends") or []):
+            parent = (folder / name) if "/" in name else (folder.parent / name)
+            visit(parent, [*chain, identity], positions.get(("extends", index)))
+        done.add(identity)
+        layers.append(_read_layer(folder, meta, meta_file, sources, problems))
+
+    visit(pack_dir, [], None)
+    return layers, problems
+
+
+def _read_layer(folder, meta, meta_file, sources, problems) -> Layer:
+    rule_paths = sorted(p for p in folder.rglob("*.rules")
+                        if "tests" not in p.relative_to(folder).parts)
+    if not rule_paths:
+        problems.append(Diagnostic("no-rules", ast.Pos(str(meta_file), 1, 1),
+                                   f"pack {folder} has no *.rules files"))
+    files = []
+    for rule_path in rule_paths:
+        text = sources[str(rule_path)] = rule_path.read_text(encoding="utf-8")
+        parsed, syntax_problems = parse(text, str(rule_path))
+        problems.extend(syntax_problems)
+        if parsed is not None:
+            files.append(parsed)
+    tables = {folder / t.path.value for f in files for t in f.tables}
+    paths = [meta_file, *rule_paths, *sorted(p for p in tables if p.is_file())]
+    return Layer(str(meta.get("id") or folder.name), folder, meta, files, paths)
+
+
+# ---- pack.yaml ---------------------------------------------------------------------------
+
+def read_meta(meta_file: Path, sources: dict[str, str]):
+    """pack.yaml's fields, the position of each (by path), and its problems."""
+    text = sources[str(meta_file)] = meta_file.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+        meta = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        pos = ast.Pos(str(meta_file), mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)
+        return {}, {}, [Diagnostic("bad-yaml", pos, f"pack.yaml is not valid YAML: {getattr(error, 'problem', error)}")]
+    positions = _positions(node, str(meta_file))
+    if not isinstance(meta, dict):
+        return {}, positions, [Diagnostic("bad-pack", ast.Pos(str(meta_file), 1, 1),
+                                          "pack.yaml must be a mapping of fields (id: ..., version: ...)")]
+    problems = []
+    for error in sorted(_VALIDATOR.iter_errors(_as_json(meta)), key=lambda e: list(e.absolute_path)):
+        path = tuple(error.absolute_path)
+        pos = positions.get(path) or positions.get(path[:-1]) or ast.Pos(str(meta_file), 1, 1)
+        problems.append(_meta_problem(error, path, pos, meta))
+    return meta, positions, problems
+
+
+def _meta_problem(error, path, pos, meta) -> Diagnostic:
+    where = ".".join(str(p) for p in path) or "pack.yaml"
+    if error.validator == "additionalProperties" and not path:
+        extra = sorted(set(meta) - set(PACK_SCHEMA["properties"]))
+        return Diagnostic("bad-pack", pos, f"pack.yaml has no field '{extra[0]}'",
+                          did_you_mean(extra[0], PACK_SCHEMA["properties"])
+                          or "fields: " + ", ".join(PACK_SCHEMA["properties"]))
+    if error.validator == "required":
+        return Diagnostic("bad-pack", pos, f"pack.yaml needs a field {error.message.split()[0]}")
+    if path == ("version",) and isinstance(meta.get("version"), (int, float)):
+        return Diagnostic("bad-pack", pos, f"version {meta['version']} reads as a number, so 2026.10 would become 2026.1",
+                          f'write it in quotes: version: "{meta["version"]}"')
+    if path == ("extends",) and isinstance(meta.get("extends"), str):
+        return Diagnostic("bad-pack", pos, "extends is a list of packs",
+                          f"write: extends: [{meta['extends']}]")
+    return Diagnostic("bad-pack", pos, f"{where}: {error.message}")
+
+
+def _as_json(value):
+    """pack.yaml as JSON sees it: YAML's dates become ISO texts."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json(v) for v in value]
+    return value
+
+
+def _positions(node, file: str, path: tuple = ()) -> dict[tuple, ast.Pos]:
+    """The position of every value in a YAML document, by its path of keys and indexes."""
+    found = {path: ast.Pos(file, node.start_mark.line + 1, node.start_mark.column + 1)} if node else {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            found[(*path, key.value)] = ast.Pos(file, key.start_mark.line + 1, key.start_mark.column + 1)
+            found.update({p: v for p, v in _positions(value, file, (*path, key.value)).items()
+                          if p != (*path, key.value)})
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found.update(_positions(item, file, (*path, index)))
+    return found
+
+
+# ---- merging ---------------------------------------------------------------------------------
+
+def merge(layers: list[Layer]) -> tuple[Merged, list[Diagnostic]]:
+    merged, problems = Merged(), []
+    origin: dict[str, str] = {}  # name or rule id -> the layer that last defined it
+    for layer in layers:
+        merged.parameters.update(layer.meta.get("parameters") or {})
+        window = _pack_window(layer)
+        own: dict[str, ast.Pos] = {}
+        for f in layer.files:
+            for item in (*f.valuesets, *f.tables):
+                if _declare(item.name, item.pos, getattr(item, "override", False), own,
+                            origin, layer, merged.valuesets.keys() | merged.tables.keys(), problems):
+                    merged.valuesets.pop(item.name, None)
+                    merged.tables.pop(item.name, None)
+                    if isinstance(item, ast.ValueSet):
+                        merged.valuesets[item.name] = item
+                    else:
+                        merged.tables[item.name] = (item, layer.dir)
+        for f in layer.files:
+            for rule in f.rules:
+                ids = {r.id for r in merged.rules}
+                if _declare(rule.id, rule.pos, rule.override, own, origin, layer, ids, problems,
+                            what="rule"):
+                    rule = _narrow(rule, window)
+                    at = next((i for i, r in enumerate(merged.rules) if r.id == rule.id), None)
+                    if at is None:
+                        merged.rules.append(rule)
+                    else:  # an override keeps the inherited rule's place in the order
+                        merged.rules[at] = rule
+                    merged.layer_of[rule.id] = layer
+            for off in f.disables:
+                at = next((i for i, r in enumerate(merged.rules) if r.id == off.rule_id), None)
+                if at is None or off.rule_id in own:
+                    problems.append(Diagnostic(
+                        "unknown-rule", off.pos,
+                        f"pack {layer.id} disables rule {off.rule_id}, which no pack it extends defines"
+                        if at is None else f"rule {off.rule_id} is defined in this pack; delete it instead",
+                        did_you_mean(off.rule_id, [r.id for r in merged.rules]) if at is None else None))
+                elif not off.reason.value.strip():
+                    problems.append(Diagnostic("missing-reason", off.reason.pos,
+                                               f"say why rule {off.rule_id} is disabled",
+                                               'like: because "ACME pays 81105 with 0001U by contract"'))
+                else:
+                    del merged.rules[at]
+    return merged, problems
+
+
+def _declare(name, pos, override, own, origin, layer, inherited, problems, what="name") -> bool:
+    """Whether the item may take ``name`` in this layer; reports why not."""
+    noun = "rule" if what == "rule" else "value set or table"
+    if name in own:
+        code = "duplicate-rule" if what == "rule" else "duplicate-name"
+        problems.append(Diagnostic(code, pos, f"{noun} {name} is already defined at {own[name]}",
+                                   "give each its own name" if what != "rule" else "give each rule its own id"))
+        return False
+    if name in inherited and not override:
+        problems.append(Diagnostic(
+            "redefines-inherited", pos, f"{noun} {name} is defined by pack {origin[name]}, which this pack extends",
+            f"to replace it write 'override {'rule' if what == 'rule' else 'valueset'} {name} ...'"))
+        return False
+    if override and name not in inherited:
+        problems.append(Diagnostic(
+            "nothing-to-override", pos, f"pack {layer.id} overrides {name}, which no pack it extends defines",
+            did_you_mean(name, inherited) or "remove 'override'"))
+        return False
+    own[name] = pos
+    origin[name] = layer.id
+    return True
+
+
+def _pack_window(layer: Layer) -> tuple[ast.DateValue | None, ast.DateValue | None]:
+    window = layer.meta.get("effective") or {}
+    pos = ast.Pos(str(layer.dir / "pack.yaml"), 1, 1)
+    start, end = window.get("from"), window.get("through")
+    return (ast.DateValue(str(start), pos) if start else None,
+            ast.DateValue(str(end), pos) if end else None)
+
+
+def _narrow(rule: ast.Rule, window) -> ast.Rule:
+    """The rule with its effective window narrowed to its pack's."""
+    start, end = window
+    if start and (rule.effective_from is None or start.text > rule.effective_from.text):
+        rule = dataclasses.replace(rule, effective_from=start)
+    if end and (rule.effective_through is None or end.text < rule.effective_through.text):
+        rule = dataclasses.replace(rule, effective_through=end)
+    return rule

@@ -1,0 +1,71 @@
+"""Pack parameters: named values in pack.yaml that rules read as ``param.NAME``.
+
+A base pack says ``parameters: {filing_limit_days: 365}`` and its rules write
+``+ param.filing_limit_days days``; a pack that extends it changes the value, not the
+rule. Parameters are constants, so they are bound into the tree before the checker
+sees it: ``param.x`` becomes the literal it stands for, and the evaluators never know
+parameters existed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import date
+
+from . import ast
+from .diagnostics import Diagnostic, did_you_mean
+
+_PLACEHOLDER = re.compile(r"\{\s*param\.([a-z0-9_]+)\s*\}")
+
+
+def bind(rules: list[ast.Rule], parameters: dict) -> tuple[list[ast.Rule], list[Diagnostic]]:
+    problems: list[Diagnostic] = []
+
+    def literal(node: ast.Field):
+        if node.name not in parameters:
+            problems.append(Diagnostic("unknown-parameter", node.pos, f"pack.yaml has no parameter '{node.name}'",
+                                       did_you_mean(node.name, parameters)
+                                       or "declare it under parameters: in pack.yaml"))
+            return ast.Number(0, node.pos)
+        value = parameters[node.name]
+        if isinstance(value, bool):
+            value = str(value).lower()
+        if isinstance(value, date):
+            return ast.DateValue(value.isoformat(), node.pos)
+        if isinstance(value, (int, float)):
+            return ast.Number(value, node.pos)
+        return ast.Text(str(value), node.pos)
+
+    def walk(node):
+        if isinstance(node, ast.Field):
+            return literal(node) if node.root == "param" else node
+        if isinstance(node, ast.DateShift) and isinstance(node.amount, ast.Field):
+            amount = literal(node.amount)
+            if not isinstance(amount, ast.Number):
+                problems.append(Diagnostic("type-mismatch", node.amount.pos,
+                                           f"param.{node.amount.name} must be a number to move a date"))
+                amount = ast.Number(0, node.pos)
+            value = -amount.value if node.negative else amount.value
+            return dataclasses.replace(node, operand=walk(node.operand), amount=value, negative=False)
+        if isinstance(node, ast.Text):
+            return _fill_message(node, parameters)
+        if isinstance(node, tuple):
+            return tuple(walk(item) for item in node)
+        if dataclasses.is_dataclass(node) and not isinstance(node, ast.Pos):
+            changes = {f.name: walk(getattr(node, f.name)) for f in dataclasses.fields(node)}
+            return dataclasses.replace(node, **changes)
+        return node
+
+    return [walk(rule) for rule in rules], problems
+
+
+def _fill_message(text: ast.Text, parameters: dict) -> ast.Text:
+    """``{param.x}`` in a message is written in once, like any other constant."""
+    if "param." not in text.value:
+        return text
+
+    def fill(match):
+        value = parameters.get(match.group(1))
+        return match.group(0) if value is None else str(value)
+    return dataclasses.replace(text, value=_PLACEHOLDER.sub(fill, text.value))
