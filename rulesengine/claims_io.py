@@ -43,6 +43,13 @@ Draft202012Validator.check_schema(CLAIM_SCHEMA)
 # Built once: compiling the schema costs far more than validating one claim. The format
 # checker makes "format": "date" an assertion (in 2020-12 it is only an annotation).
 _VALIDATOR = Draft202012Validator(CLAIM_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+# jsonschema-rs answers "is this claim valid?" some 200 times faster; the Python validator
+# stays the authority on what is wrong with a claim that is not, so messages do not change.
+try:
+    import jsonschema_rs
+    _is_valid = jsonschema_rs.validator_for(CLAIM_SCHEMA, validate_formats=True).is_valid
+except ImportError:  # pragma: no cover - a platform without its wheel: slower, same answers
+    _is_valid = _VALIDATOR.is_valid
 
 CLAIM_FILE_SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -197,9 +204,10 @@ def validate_claim(data: Any) -> list[tuple[str, str]]:
     Schema problems come first and alone (the most relevant one, by ``best_match``), since
     the semantic checks rely on the shapes the schema guarantees.
     """
-    error = best_match(_VALIDATOR.iter_errors(data))
-    if error is not None:
-        return [_describe(error)]
+    if not _is_valid(data):
+        error = best_match(_VALIDATOR.iter_errors(data))
+        if error is not None:
+            return [_describe(error)]
     return list(_semantic_problems(data))
 
 

@@ -10,23 +10,31 @@ no tree and parses nothing. ``reference`` gives the meaning this must match.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from operator import attrgetter
 
 from . import ast
 from .checker import DEFAULT_BYPASS, CheckedPack
 from .codes import CodeRange, CodeSet, normalize
-from .dates import shift
+from .dates import UNITS, shift
 from .fields import FIELDS
 from .model import Claim, Line
 from .results import Finding
-from .runtime import RuleFacts, sort_findings
+from .runtime import RuleFacts, fields_named, sort_findings
 
 Test = Callable[[Claim, Line | None], bool | None]
 Value = Callable[[Claim, Line | None], object]
 
 #: how many distinct procedure codes keep their list of rules in memory
 _MEMO_LIMIT = 200_000
+
+
+#: claim fields with few distinct values. A guard that reads only these is decided once per
+#: combination of their values (a few hundred in a day's claims), not once per claim and rule.
+_KEY_FIELDS = {"claim.type": "claim_type", "claim.plan": "plan", "claim.payer": "payer_id",
+               "claim.frequency_code": "frequency_code", "patient.sex": "sex"}
+_claim_key = attrgetter(*_KEY_FIELDS.values())
+_KEY_LIMIT = 10_000
 
 
 class Evaluator:
@@ -44,22 +52,77 @@ class Evaluator:
             else:
                 self.claim_rules.append(_ClaimRule(rule, facts[rule.id], self._sets))
         self._by_code: dict[str | None, tuple[_LineRule, ...]] = {}
+        self._by_key: dict[tuple, tuple] = {}
+        self._index_line_rules()
+
+    def _index_line_rules(self):
+        """Each line rule filed under its first trigger's codes, so finding the rules for a
+        procedure code looks at a few candidates, not at every rule of the pack."""
+        self._position = {rule: i for i, rule in enumerate(self.line_rules)}
+        self._exact: dict[str, list] = {}
+        self._ranges: list = []    # (low, high, rule)
+        self._prefixes: list = []  # (prefix, rule)
+        self._always: list = []    # rules with no trigger: every line meets them
+        for rule in self.line_rules:
+            if not rule.triggers:
+                self._always.append(rule)
+                continue
+            first = rule.triggers[0]
+            if isinstance(first, CodeSet):
+                exact, prefixes, ranges = first.exact, first.prefixes, first.ranges
+            else:
+                exact, prefixes, ranges = first, (), ()
+            for code in exact:
+                self._exact.setdefault(code, []).append(rule)
+            self._ranges.extend((r.low, r.high, rule) for r in ranges)
+            self._prefixes.extend((p, rule) for p in prefixes)
 
     def rules_for(self, procedure: str | None) -> tuple["_LineRule", ...]:
         rules = self._by_code.get(procedure)
         if rules is None:
-            rules = tuple(r for r in self.line_rules if r.applies_to(procedure))
+            if procedure is None:
+                candidates = set(self._always)
+            else:
+                candidates = {*self._always, *self._exact.get(procedure, ()),
+                              *(r for low, high, r in self._ranges
+                                if len(low) == len(procedure) and low <= procedure <= high),
+                              *(r for p, r in self._prefixes if procedure.startswith(p))}
+            rules = tuple(sorted((r for r in candidates if r.applies_to(procedure)),
+                                 key=self._position.__getitem__))
             if len(self._by_code) < _MEMO_LIMIT:
                 self._by_code[procedure] = rules
         return rules
 
+    def _decide(self, claim: Claim, key: tuple) -> tuple:
+        """For this combination of key fields: the claim rules whose keyed guard holds, and
+        the line rules whose keyed guard does not (they are skipped)."""
+        claim_rules = tuple(r for r in self.claim_rules
+                            if r.keyed is None or r.keyed(claim, None) is True)
+        blocked = frozenset(r for r in self.line_rules
+                            if r.keyed is not None and r.keyed(claim, None) is not True)
+        entry = (claim_rules, blocked)
+        if len(self._by_key) < _KEY_LIMIT:
+            self._by_key[key] = entry
+        return entry
+
     def findings(self, claim: Claim) -> tuple[Finding, ...]:
         found: list[Finding] = []
-        for rule in self.claim_rules:
+        key = _claim_key(claim)
+        entry = self._by_key.get(key)
+        if entry is None:
+            entry = self._decide(claim, key)
+        claim_rules, blocked = entry
+        for rule in claim_rules:
             rule.run(claim, found)
         claim_level_done = None
+        by_code = self._by_code
         for line in claim.lines:
-            for rule in self.rules_for(line.procedure):
+            rules = by_code.get(line.procedure)
+            if rules is None:
+                rules = self.rules_for(line.procedure)
+            for rule in rules:
+                if rule in blocked:
+                    continue
                 extras = rule.violation(claim, line)
                 if extras is None:
                     continue
@@ -75,6 +138,21 @@ class Evaluator:
         return tuple(found)
 
 
+def _split_guard(guard, sets) -> tuple:
+    """A guard as (the part decided by the claim key, the rest), each a test or None."""
+    if guard is None:
+        return None, None
+    parts = list(guard.items) if isinstance(guard, ast.AllOf) else [guard]
+    keyed = [p for p in parts if all(f in _KEY_FIELDS for f in fields_named(p))]
+    rest = [p for p in parts if p not in keyed]
+
+    def join(items):
+        if not items:
+            return None
+        return _test(items[0] if len(items) == 1 else ast.AllOf(tuple(items), guard.pos), sets)
+    return join(keyed), join(rest)
+
+
 def _window(rule: ast.Rule) -> tuple[date | None, date | None]:
     start = date.fromisoformat(rule.effective_from.text) if rule.effective_from else None
     end = date.fromisoformat(rule.effective_through.text) if rule.effective_through else None
@@ -82,12 +160,12 @@ def _window(rule: ast.Rule) -> tuple[date | None, date | None]:
 
 
 class _ClaimRule:
-    __slots__ = ("facts", "start", "end", "guard", "require")
+    __slots__ = ("facts", "start", "end", "keyed", "guard", "require")
 
     def __init__(self, rule: ast.Rule, facts: RuleFacts, sets: "_SetBuilder"):
         self.facts = facts
         self.start, self.end = _window(rule)
-        self.guard = _test(rule.guard, sets) if rule.guard is not None else None
+        self.keyed, self.guard = _split_guard(rule.guard, sets)
         self.require = _test(rule.check.condition, sets)
 
     def run(self, claim: Claim, found: list) -> None:
@@ -101,18 +179,20 @@ class _ClaimRule:
 
 
 class _LineRule:
-    __slots__ = ("facts", "start", "end", "guard", "where", "triggers", "check", "claim_scope")
+    __slots__ = ("facts", "start", "end", "keyed", "guard", "where", "triggers", "check", "test",
+                 "claim_scope")
 
     def __init__(self, rule: ast.Rule, facts: RuleFacts, checked: CheckedPack, sets: "_SetBuilder"):
         self.facts = facts
         self.start, self.end = _window(rule)
         self.claim_scope = rule.action.scope == "claim"
-        self.guard = _test(rule.guard, sets) if rule.guard is not None else None
+        self.keyed, self.guard = _split_guard(rule.guard, sets)
         triggers, rest = _split_trigger(rule.where, sets)
         self.where = _test(rest, sets) if rest is not None else None
         check = rule.check
+        self.test = self.check = None
         if isinstance(check, ast.Require):
-            self.check = _require(_test(check.condition, sets))
+            self.test = _test(check.condition, sets)
         elif isinstance(check, ast.RequireUnbundled):
             pairs = _PairIndex(checked.tables[check.table], check)
             triggers.append(pairs.column2_codes)
@@ -134,16 +214,12 @@ class _LineRule:
             return None
         if self.where is not None and self.where(claim, line) is not True:
             return None
+        if self.test is not None:  # a plain requirement, tested here: one call less per line
+            return _NO_EXTRAS if self.test(claim, line) is False else None
         return self.check(claim, line)
 
 
 _NO_EXTRAS: dict = {}
-
-
-def _require(test: Test):
-    def violation(claim, line):
-        return _NO_EXTRAS if test(claim, line) is False else None
-    return violation
 
 
 def _split_trigger(where, sets) -> tuple[list, object]:
@@ -178,11 +254,11 @@ def _rows_by_key(table, key) -> dict:
     return groups
 
 
-def _governing(table, rows, day):
-    for row in rows:
-        if table.in_force(row, day):
-            return row
-    return None
+def _dated(table, groups: dict, *columns) -> dict:
+    """Each group's rows as (first day, last day, the columns asked for), in the same order."""
+    start, end = table.date_from, table.date_through
+    return {k: tuple((r[start] if start is not None else None, r[end] if end is not None else None,
+                      *(r[c] for c in columns)) for r in rows) for k, rows in groups.items()}
 
 
 class _PairIndex:
@@ -192,7 +268,7 @@ class _PairIndex:
         self.table = table
         c1, c2 = table.index("column1"), table.index("column2")
         self.indicator = table.index("modifier_indicator")
-        by_pair = _rows_by_key(table, lambda r: (r[c2], r[c1]))
+        by_pair = _dated(table, _rows_by_key(table, lambda r: (r[c2], r[c1])), self.indicator)
         self.pairs: dict[str, dict[str, tuple]] = {}
         for (col2, col1), rows in by_pair.items():
             self.pairs.setdefault(col2, {})[col1] = rows
@@ -209,10 +285,11 @@ class _PairIndex:
             rows = column1.get(other.procedure)
             if rows is None:
                 continue
-            row = _governing(self.table, rows, day)
-            if row is None:
+            for start, end, indicator in rows:  # the first row in force governs
+                if (start is None or day >= start) and (end is None or day <= end):
+                    break
+            else:
                 continue
-            indicator = row[self.indicator]
             if indicator == 9:
                 continue
             if indicator == 1 and not self.bypass.isdisjoint(line.modifiers):
@@ -229,14 +306,16 @@ class _UnitIndex:
         self.table = table
         code = table.index("code")
         self.limit, self.mai = table.index("limit"), table.index("adjudication")
-        self.rows = _rows_by_key(table, lambda r: r[code])
+        self.rows = _dated(table, _rows_by_key(table, lambda r: r[code]), self.limit, self.mai)
         self.codes = frozenset(self.rows)
 
     def violation(self, claim: Claim, line: Line):
-        row = _governing(self.table, self.rows[line.procedure], line.service_date)
-        if row is None:
+        day = line.service_date
+        for start, end, limit, mai in self.rows[line.procedure]:  # the first row in force governs
+            if (start is None or day >= start) and (end is None or day <= end):
+                break
+        else:
             return None
-        limit, mai = row[self.limit], row[self.mai]
         if mai == 2 or mai == 3:  # a date-of-service edit: all lines of the code on the date
             billed = sum(o.units for o in claim.lines
                          if o.procedure == line.procedure and o.service_date == line.service_date)
@@ -287,6 +366,13 @@ def _value(expr, sets) -> Value:
             constant = shift(date.fromisoformat(expr.operand.text), expr.amount, expr.unit)
             return lambda c, l: constant
         base, amount, unit = _value(expr.operand, sets), expr.amount, expr.unit
+        if UNITS[unit] == "days":
+            delta = timedelta(days=amount)
+
+            def shifted_days(c, l):
+                day = base(c, l)
+                return None if day is None else day + delta
+            return shifted_days
 
         def shifted(c, l):
             day = base(c, l)
@@ -337,7 +423,7 @@ def _test(cond, sets: _SetBuilder) -> Test:
         return _comparison(cond, sets)
     if isinstance(cond, ast.Membership):
         kind = FIELDS[cond.expr.path].type if isinstance(cond.expr, ast.Field) else "text"
-        codes, get = sets.build(cond.set, kind), _value(cond.expr, sets)
+        codes, get = _fastest(sets.build(cond.set, kind)), _value(cond.expr, sets)
         if cond.negated:
             def not_member(c, l):
                 value = get(c, l)
@@ -349,14 +435,45 @@ def _test(cond, sets: _SetBuilder) -> Test:
             return None if value is None else value in codes
         return member
     if isinstance(cond, ast.Quantified):
-        codes = sets.build(cond.set, FIELDS[cond.field.path].type)
+        code_set = sets.build(cond.set, FIELDS[cond.field.path].type)
         get = FIELDS[cond.field.path].get
+        exact = code_set.exact_codes()
+        if exact is not None:  # a plain list: the set operations run in C
+            if cond.quantifier == "any":
+                return lambda c, l: not exact.isdisjoint(get(c, l))
+            if cond.quantifier == "all":
+                return lambda c, l: exact.issuperset(get(c, l))
+            return lambda c, l: exact.isdisjoint(get(c, l))
+        memo = code_set._memo  # read the remembered answers without a method call per code
+
+        def any_in(c, l):
+            for v in get(c, l):
+                hit = memo.get(v)
+                if hit is None:
+                    hit = v in code_set
+                if hit:
+                    return True
+            return False
         if cond.quantifier == "any":
-            return lambda c, l: any(v in codes for v in get(c, l))
+            return any_in
         if cond.quantifier == "all":
-            return lambda c, l: all(v in codes for v in get(c, l))
-        return lambda c, l: not any(v in codes for v in get(c, l))
+            def all_in(c, l):
+                for v in get(c, l):
+                    hit = memo.get(v)
+                    if hit is None:
+                        hit = v in code_set
+                    if not hit:
+                        return False
+                return True
+            return all_in
+        return lambda c, l: not any_in(c, l)
     raise TypeError(f"not a condition: {cond!r}")
+
+
+def _fastest(codes: CodeSet):
+    """A plain list of codes as a frozenset, whose membership test runs in C."""
+    exact = codes.exact_codes()
+    return codes if exact is None else exact
 
 
 def _comparison(cond: ast.Comparison, sets) -> Test:

@@ -74,6 +74,9 @@ class RuleFacts:
     evidence_fields: tuple[str, ...]
     #: the message split once into literal text and the names of its placeholders
     message_parts: tuple[tuple[str, str | None], ...] = ()
+    #: what every finding of the rule repeats, and the evidence getters, worked out once
+    constant: tuple = ()
+    getters: tuple = ()
 
     @classmethod
     def of(cls, rule: ast.Rule, pack: str, pack_dir: Path) -> "RuleFacts":
@@ -91,31 +94,25 @@ class RuleFacts:
         if not rule.per_line:
             paths = [p for p in paths if not FIELDS[p].needs_line]
         template = rule.action.message.value if rule.action.message else None
-        return cls(rule, pack, _shown_path(Path(rule.pos.file), pack_dir), tuple(paths),
-                   _split_message(template) if template is not None else ())
+        action = rule.action
+        source_file = _shown_path(Path(rule.pos.file), pack_dir)
+        constant = (rule.id, rule.category.name if rule.category else "", action.severity,
+                    action.scope == "line", action.group_code, action.carc,
+                    tuple(r.text for r in action.rarcs), source_file, rule.pos.line,
+                    rule.citation.value if rule.citation else None, pack)
+        return cls(rule, pack, source_file, tuple(paths),
+                   _split_message(template) if template is not None else (),
+                   constant, tuple((p, FIELDS[p].get) for p in paths))
 
     def finding(self, claim: Claim, line: Line | None, extras: dict | None = None) -> Finding:
-        rule, action = self.rule, self.rule.action
-        evidence = {p: FIELDS[p].get(claim, line) for p in self.evidence_fields}
+        rule_id, category, severity, line_scope, group, carc, rarc, file, at, citation, pack = self.constant
+        evidence = {p: get(claim, line) for p, get in self.getters}
         if extras:
             evidence.update(extras)
-        on_line = action.scope == "line" and line is not None
-        return Finding(
-            rule_id=rule.id,
-            category=rule.category.name if rule.category else "",
-            severity=action.severity,
-            scope="line" if on_line else "claim",
-            line_number=line.line_number if on_line else None,
-            group_code=action.group_code,
-            carc=action.carc,
-            rarc=tuple(r.text for r in action.rarcs),
-            message=self.message(claim, line, extras or {}),
-            evidence=evidence,
-            source_file=self.source_file,
-            source_line=rule.pos.line,
-            citation=rule.citation.value if rule.citation else None,
-            pack=self.pack,
-        )
+        on_line = line_scope and line is not None
+        return Finding(rule_id, category, severity, "line" if on_line else "claim",
+                       line.line_number if on_line else None, group, carc, rarc,
+                       self.message(claim, line, extras or {}), evidence, file, at, citation, pack)
 
     def message(self, claim: Claim, line: Line | None, extras: dict) -> str:
         if self.rule.action.message is None:

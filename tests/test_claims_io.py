@@ -231,3 +231,28 @@ def test_folders_expand_to_their_claim_files(tmp_path):
     assert [p.name for p in found] == ["a.json", "b.jsonl", "c.ndjson", "z.json"]
     with pytest.raises(FileNotFoundError):
         iter_claim_files([tmp_path / "missing.json"])
+
+
+def test_the_fast_validator_agrees_with_the_python_one():
+    """jsonschema-rs decides validity on the fast path; the Python validator words errors.
+    They must agree on every claim, valid or not, or a claim could slip through unchecked."""
+    from rulesengine.claims_io import _VALIDATOR, _is_valid
+
+    variants = [
+        claim(),
+        claim(claim_type="institutional", lines=[line(procedure=None, revenue_code="0450")]),
+        claim(diagnoses=["E55-9"]), claim(diagnoses=["E559", "j18.9"]),
+        claim(place_of_service="1"), claim(place_of_service="022"),
+        claim(lines=[line(procedure="8230")]), claim(lines=[line(procedure="G0438")]),
+        claim(lines=[line(modifiers=["5"])]), claim(lines=[line(modifiers=["XS", "LT"])]),
+        claim(lines=[line(units=0)]), claim(lines=[line(units=2.5)]), claim(lines=[]),
+        claim(lines=[line(service_date="2026-02-30")]), claim(lines=[line(service_date="2024-02-29")]),
+        claim(lines=[line(service_date="2026-1-05")]), claim(received_date="2026-13-01"),
+        claim(claim_type="dental"), claim(claim_id=17), claim(diagnoses="E55.9"),
+    ]
+    without_patient = claim()
+    without_patient.pop("patient")
+    variants.append(without_patient)
+    answers = [(_is_valid(v), _VALIDATOR.is_valid(v)) for v in variants]
+    assert all(fast == slow for fast, slow in answers), answers
+    assert {fast for fast, _ in answers} == {True, False}
