@@ -50,7 +50,7 @@ def test_every_golden_has_its_error_text():
     assert len(rules) >= 20
 
 
-@pytest.mark.parametrize("name", _cases())
+@pytest.mark.parametrize("name", list(_cases()))
 def test_golden_error_text(name, tmp_path, monkeypatch):
     rendered = render_errors(GOLDEN / f"{name}.rules", tmp_path, monkeypatch)
     golden = GOLDEN / f"{name}.error"
