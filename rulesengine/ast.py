@@ -207,6 +207,7 @@ class ValueSet:
     codes: CodeList
     pos: Pos
     override: bool = False  # replaces the value set of this name a parent pack defines
+    source: Text | None = None  # the file the codes were read from, for a "from" value set
 
 
 @dataclass(frozen=True)

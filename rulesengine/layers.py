@@ -23,6 +23,7 @@ from jsonschema import Draft202012Validator
 from . import ast
 from .diagnostics import Diagnostic, did_you_mean
 from .syntax import parse
+from .valueset_files import read_codes
 
 PACK_SCHEMA = json.loads((resources.files("rulesengine") / "pack.schema.json").read_text("utf-8"))
 _VALIDATOR = Draft202012Validator(PACK_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
@@ -87,15 +88,22 @@ def _read_layer(folder, meta, meta_file, sources, problems) -> Layer:
     if not rule_paths:
         problems.append(Diagnostic("no-rules", ast.Pos(str(meta_file), 1, 1),
                                    f"pack {folder} has no *.rules files"))
-    files = []
+    files, code_files = [], []
     for rule_path in rule_paths:
         text = sources[str(rule_path)] = rule_path.read_text(encoding="utf-8")
         parsed, syntax_problems = parse(text, str(rule_path))
         problems.extend(syntax_problems)
         if parsed is not None:
-            files.append(parsed)
+            valuesets = []
+            for vs in parsed.valuesets:
+                vs, file_problems, read = read_codes(vs, folder)
+                problems.extend(file_problems)
+                valuesets.append(vs)
+                code_files += [read] if read else []
+            files.append(dataclasses.replace(parsed, valuesets=tuple(valuesets)))
     tables = {folder / t.path.value for f in files for t in f.tables}
-    paths = [meta_file, *rule_paths, *sorted(p for p in tables if p.is_file())]
+    paths = [meta_file, *rule_paths, *sorted(code_files),
+             *sorted(p for p in tables if p.is_file())]
     return Layer(str(meta.get("id") or folder.name), folder, meta, files, paths)
 
 

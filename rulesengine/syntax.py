@@ -230,7 +230,12 @@ class _Builder(Transformer):
     def valueset(self, meta, c):
         override = bool(c) and hasattr(c[0], "data") and c[0].data == "override"
         name, kind, codes = c[1:] if override else c
-        return ast.ValueSet(str(name), str(kind), self._tpos(kind), codes, self._pos(meta), override)
+        source = None
+        if isinstance(codes, Token):  # from "file": the layer reads it (valueset_files.py)
+            source = ast.Text(_text(codes), self._tpos(codes))
+            codes = ast.CodeList((), self._tpos(codes))
+        return ast.ValueSet(str(name), str(kind), self._tpos(kind), codes, self._pos(meta),
+                            override, source)
 
     def disable(self, meta, c):
         rule_id, reason = c
