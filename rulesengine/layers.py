@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -36,6 +35,7 @@ class Layer:
     meta: dict
     files: list[ast.RuleFile]
     paths: list[Path]  # every file the layer's behaviour depends on (for the content hash)
+    positions: dict = field(default_factory=dict)  # pack.yaml: where each value is written
 
 
 @dataclass
@@ -72,11 +72,21 @@ def read_layers(pack_dir: Path, sources: dict[str, str]) -> tuple[list[Layer], l
             return
         meta, positions, meta_problems = read_meta(meta_file, sources)
         problems.extend(meta_problems)
-        for index, name in enumerate(meta.get("extends") or []):
+        parents = meta.get("extends")
+        for index, name in enumerate(parents if isinstance(parents, list) else []):
+            if not isinstance(name, str):
+                continue  # reported by the schema
             parent = (folder / name) if "/" in name else (folder.parent / name)
             visit(parent, [*chain, identity], positions.get(("extends", index)))
         done.add(identity)
-        layers.append(_read_layer(folder, meta, meta_file, sources, problems))
+        window = meta.get("effective") or {}
+        if isinstance(window, dict) and str(window.get("through", "9")) < str(window.get("from", "0")):
+            problems.append(Diagnostic("empty-window", positions.get(("effective", "through")),
+                                       f"pack {folder.name} would never apply: its window ends before it starts",
+                                       "swap the two dates"))
+        layer = _read_layer(folder, meta, meta_file, sources, problems)
+        layer.positions = positions
+        layers.append(layer)
 
     visit(pack_dir, [], None)
     return layers, problems
@@ -113,8 +123,8 @@ def read_meta(meta_file: Path, sources: dict[str, str]):
     """pack.yaml's fields, the position of each (by path), and its problems."""
     text = sources[str(meta_file)] = meta_file.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text)
-        meta = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_TextDates)
+        meta = yaml.load(text, Loader=_TextDates)  # a safe loader: see _TextDates
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         pos = ast.Pos(str(meta_file), mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)
@@ -124,17 +134,28 @@ def read_meta(meta_file: Path, sources: dict[str, str]):
         return {}, positions, [Diagnostic("bad-pack", ast.Pos(str(meta_file), 1, 1),
                                           "pack.yaml must be a mapping of fields (id: ..., version: ...)")]
     problems = []
-    for error in sorted(_VALIDATOR.iter_errors(_as_json(meta)), key=lambda e: list(e.absolute_path)):
+    for error in sorted(_VALIDATOR.iter_errors(meta), key=lambda e: list(e.absolute_path)):
         path = tuple(error.absolute_path)
         pos = positions.get(path) or positions.get(path[:-1]) or ast.Pos(str(meta_file), 1, 1)
-        problems.append(_meta_problem(error, path, pos, meta))
+        problems.append(_meta_problem(error, path, pos, meta, positions))
     return meta, positions, problems
 
 
-def _meta_problem(error, path, pos, meta) -> Diagnostic:
+class _TextDates(yaml.SafeLoader):
+    """YAML's safe loader, leaving dates as the text written: the schema then checks them
+    (2026-02-30 is reported at its line, not raised while loading)."""
+
+
+_TextDates.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _meta_problem(error, path, pos, meta, positions) -> Diagnostic:
     where = ".".join(str(p) for p in path) or "pack.yaml"
     if error.validator == "additionalProperties" and not path:
         extra = sorted(set(meta) - set(PACK_SCHEMA["properties"]))
+        pos = positions.get((extra[0],), pos)
         return Diagnostic("bad-pack", pos, f"pack.yaml has no field '{extra[0]}'",
                           did_you_mean(extra[0], PACK_SCHEMA["properties"])
                           or "fields: " + ", ".join(PACK_SCHEMA["properties"]))
@@ -147,17 +168,6 @@ def _meta_problem(error, path, pos, meta) -> Diagnostic:
         return Diagnostic("bad-pack", pos, "extends is a list of packs",
                           f"write: extends: [{meta['extends']}]")
     return Diagnostic("bad-pack", pos, f"{where}: {error.message}")
-
-
-def _as_json(value):
-    """pack.yaml as JSON sees it: YAML's dates become ISO texts."""
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _as_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_json(v) for v in value]
-    return value
 
 
 def _positions(node, file: str, path: tuple = ()) -> dict[tuple, ast.Pos]:
@@ -246,11 +256,13 @@ def _declare(name, pos, override, own, origin, layer, inherited, problems, what=
 
 
 def _pack_window(layer: Layer) -> tuple[ast.DateValue | None, ast.DateValue | None]:
+    """The pack's window, each date placed where pack.yaml writes it."""
     window = layer.meta.get("effective") or {}
-    pos = ast.Pos(str(layer.dir / "pack.yaml"), 1, 1)
-    start, end = window.get("from"), window.get("through")
-    return (ast.DateValue(str(start), pos) if start else None,
-            ast.DateValue(str(end), pos) if end else None)
+    ends = []
+    for key in ("from", "through"):
+        pos = layer.positions.get(("effective", key)) or ast.Pos(str(layer.dir / "pack.yaml"), 1, 1)
+        ends.append(ast.DateValue(str(window[key]), pos) if window.get(key) else None)
+    return ends[0], ends[1]
 
 
 def _narrow(rule: ast.Rule, window) -> ast.Rule:

@@ -77,9 +77,10 @@ def load_pack(path: str | Path) -> CompiledPack:
     pack_dir = Path(path)
     sources: dict[str, str] = {}
     layers, problems = read_layers(pack_dir, sources)
-    if problems and (not layers or any(p.code in _FATAL for p in problems)):
-        # a file that does not parse defines nothing, so checking the rest would only
-        # report its names as unknown: fix these first
+    if problems and (not layers or any(p.code in _FATAL or p.pos.file.endswith("pack.yaml")
+                                       for p in problems)):
+        # a file that does not parse defines nothing, and a pack.yaml in doubt leaves the
+        # layers in doubt: checking the rules would only report follow-on errors
         raise PackError(problems, sources)
     merged, merge_problems = merge(layers)
     rules, bind_problems = parameters.bind(merged.rules, merged.parameters)
@@ -96,7 +97,7 @@ def load_pack(path: str | Path) -> CompiledPack:
 
 
 #: problems after which the later stages would only report follow-on errors
-_FATAL = {"syntax", "bad-yaml", "extends-cycle", "missing-file"}
+_FATAL = {"syntax", "bad-yaml", "bad-pack", "extends-cycle", "missing-file"}
 
 
 def _content_hash(paths: list[Path]) -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import date
 
 from . import ast
 from .diagnostics import Diagnostic, did_you_mean
 
 _PLACEHOLDER = re.compile(r"\{\s*param\.([a-z0-9_]+)\s*\}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def bind(rules: list[ast.Rule], parameters: dict) -> tuple[list[ast.Rule], list[Diagnostic]]:
@@ -31,8 +31,8 @@ def bind(rules: list[ast.Rule], parameters: dict) -> tuple[list[ast.Rule], list[
         value = parameters[node.name]
         if isinstance(value, bool):
             value = str(value).lower()
-        if isinstance(value, date):
-            return ast.DateValue(value.isoformat(), node.pos)
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+            return ast.DateValue(value, node.pos)
         if isinstance(value, (int, float)):
             return ast.Number(value, node.pos)
         return ast.Text(str(value), node.pos)
@@ -49,7 +49,7 @@ def bind(rules: list[ast.Rule], parameters: dict) -> tuple[list[ast.Rule], list[
             value = -amount.value if node.negative else amount.value
             return dataclasses.replace(node, operand=walk(node.operand), amount=value, negative=False)
         if isinstance(node, ast.Text):
-            return _fill_message(node, parameters)
+            return _fill_message(node, parameters, problems)
         if isinstance(node, tuple):
             return tuple(walk(item) for item in node)
         if dataclasses.is_dataclass(node) and not isinstance(node, ast.Pos):
@@ -60,12 +60,17 @@ def bind(rules: list[ast.Rule], parameters: dict) -> tuple[list[ast.Rule], list[
     return [walk(rule) for rule in rules], problems
 
 
-def _fill_message(text: ast.Text, parameters: dict) -> ast.Text:
+def _fill_message(text: ast.Text, parameters: dict, problems: list) -> ast.Text:
     """``{param.x}`` in a message is written in once, like any other constant."""
     if "param." not in text.value:
         return text
 
     def fill(match):
         value = parameters.get(match.group(1))
-        return match.group(0) if value is None else str(value)
+        if value is None:
+            problems.append(Diagnostic("unknown-parameter", text.pos,
+                                       f"the message names param.{match.group(1)}, which pack.yaml does not declare",
+                                       did_you_mean(match.group(1), parameters)))
+            return match.group(1)
+        return str(value)
     return dataclasses.replace(text, value=_PLACEHOLDER.sub(fill, text.value))

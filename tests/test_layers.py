@@ -1,0 +1,331 @@
+"""Packs built on packs (extends, override, disable), pack.yaml, parameters, value-set files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import rulesengine
+from corpus import build_claim, fired, write_pack
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BASE_RULES = """
+    valueset vitamin_d_support = icd10 {E55.0, E55.9, N18.31}
+
+    rule MN-VITD "Vitamin D testing needs a covered diagnosis"
+      category medical_necessity
+      citation "LCD L33996"
+      for each line where line.procedure in {82306}
+      require any line.diagnosis in vitamin_d_support
+      else deny line CO-50 N115
+
+    rule TF-1Y "Filed more than a year after the date of service"
+      category filing_limit
+      for each line
+      require claim.received_date <= line.service_date + 1 year
+      else deny line CO-29 N211
+"""
+
+
+def base_meta(extra: str = "") -> str:
+    return 'id: base\nversion: "1"\n' + extra
+
+
+def child_meta(extra: str = "") -> str:
+    return 'id: child\nversion: "2"\nextends: [base]\n' + extra
+
+
+@pytest.fixture
+def family(tmp_path):
+    """write(child_rules, child_meta=..., base_rules=..., base_meta=...) -> loaded child pack."""
+    def write(child_rules, meta=None, base_rules=BASE_RULES, base=None):
+        write_pack(tmp_path / "base", base_rules, meta=base or base_meta())
+        write_pack(tmp_path / "child", child_rules, meta=meta or child_meta())
+        return rulesengine.load_pack(tmp_path / "child")
+    return write
+
+
+def problems(error: rulesengine.PackError) -> list[tuple[str, int, str]]:
+    return [(d.code, d.pos.line, d.message) for d in error.diagnostics]
+
+
+# ---- extends, override, disable -----------------------------------------------------------
+
+def test_a_child_pack_inherits_adds_and_names_the_layer_of_each_finding(family, evaluate):
+    pack = family("""
+        rule PA-MRI "MRI needs prior authorization"
+          category prior_auth
+          for each line where line.procedure in 70551..70553
+          require claim.prior_authorization is present
+          else deny line CO-197
+    """)
+    assert pack.layers == ["base", "child"]
+    assert [r.id for r in pack.rules] == ["MN-VITD", "TF-1Y", "PA-MRI"]
+    claim = build_claim([{"procedure": "82306", "diagnosis_pointers": [2]},  # Z13.21: screening
+                         {"procedure": "70551"}], diagnoses=["E55.9", "Z13.21"])
+    result = evaluate(pack, claim)
+    assert fired(result) == [("MN-VITD", 1), ("PA-MRI", 2)]
+    assert {f.rule_id: f.pack for f in result.findings} == {"MN-VITD": "base", "PA-MRI": "child"}
+    assert result.to_dict()["pack"]["id"] == "child"
+
+
+def test_an_override_replaces_the_rule_in_its_place(family, evaluate):
+    pack = family("""
+        override rule TF-1Y "Filed more than 90 days after the date of service"
+          category filing_limit
+          for each line
+          require claim.received_date <= line.service_date + 90 days
+          else deny line CO-29
+    """)
+    assert [r.id for r in pack.rules] == ["MN-VITD", "TF-1Y"]
+    # 100 days late: on time for the base's year, late for the child's 90 days
+    claim = build_claim([{"service_date": "2026-01-15", "diagnosis_pointers": [1]}],
+                        received_date="2026-04-25")
+    result = evaluate(pack, claim)
+    assert fired(result) == [("TF-1Y", 1)]
+    assert result.findings[0].pack == "child" and result.findings[0].rarc == ()
+
+
+def test_a_disabled_rule_no_longer_fires(family, evaluate):
+    pack = family('disable rule MN-VITD because "ACME covers vitamin D testing for any diagnosis"\n')
+    claim = build_claim([{"diagnosis_pointers": [2]}], diagnoses=["E55.9", "Z13.21"])
+    assert [r.id for r in pack.rules] == ["TF-1Y"]
+    assert fired(evaluate(pack, claim)) == []
+
+
+def test_an_overridden_value_set_is_what_inherited_rules_read(family, evaluate):
+    pack = family("override valueset vitamin_d_support = icd10 {E55.9, Z13.21}\n")
+    claim = build_claim([{"diagnosis_pointers": [2]}], diagnoses=["E55.9", "Z13.21"])
+    assert fired(evaluate(pack, claim)) == []
+
+
+def test_redefining_an_inherited_rule_without_override_is_an_error(family):
+    with pytest.raises(rulesengine.PackError) as caught:
+        family("""
+            rule TF-1Y "Filed late"
+              category filing_limit
+              for each line
+              require claim.received_date <= line.service_date + 90 days
+              else deny line CO-29
+        """)
+    [(code, line, message)] = problems(caught.value)
+    assert (code, line) == ("redefines-inherited", 1)
+    assert message == "rule TF-1Y is defined by pack base, which this pack extends"
+    assert caught.value.diagnostics[0].hint == "to replace it write 'override rule TF-1Y ...'"
+
+
+def test_overriding_or_disabling_what_no_parent_defines_is_an_error(family):
+    with pytest.raises(rulesengine.PackError) as caught:
+        family("""
+            override rule TF-2Y "t"
+              category filing_limit
+              require claim.received_date <= claim.last_service_date + 2 years
+              else deny claim CO-29
+            disable rule MN-VITD2 because "no longer needed"
+        """)
+    found = problems(caught.value)
+    assert [(c, l) for c, l, _ in found] == [("nothing-to-override", 1), ("unknown-rule", 5)]
+    hints = [d.hint for d in caught.value.diagnostics]
+    assert hints == ["did you mean 'TF-1Y'?", "did you mean 'MN-VITD'?"]
+
+
+def test_a_disable_needs_a_reason(family):
+    with pytest.raises(rulesengine.PackError) as caught:
+        family('disable rule MN-VITD because "  "\n')
+    assert problems(caught.value) == [("missing-reason", 1, "say why rule MN-VITD is disabled")]
+    with pytest.raises(rulesengine.PackError) as caught:
+        family("disable rule MN-VITD\n")
+    assert caught.value.diagnostics[0].code == "syntax"
+    assert "'because'" in caught.value.diagnostics[0].message
+
+
+def test_packs_that_extend_each_other_in_a_circle_are_an_error(family):
+    with pytest.raises(rulesengine.PackError) as caught:
+        family("rule X-1 \"t\" category coverage require claim.plan is present else deny claim CO-50\n",
+               base=base_meta("extends: [child]\n"))
+    [diagnostic] = [d for d in caught.value.diagnostics if d.code == "extends-cycle"]
+    assert "packs extend each other in a circle: child -> base -> child" in diagnostic.message
+    assert Path(diagnostic.pos.file).name == "pack.yaml" and diagnostic.pos.line == 3
+
+
+def test_a_missing_parent_pack_is_reported_where_it_is_named(tmp_path):
+    write_pack(tmp_path / "child", BASE_RULES, meta=child_meta())
+    with pytest.raises(rulesengine.PackError) as caught:
+        rulesengine.load_pack(tmp_path / "child")
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "missing-file" and "base is not a rule pack" in diagnostic.message
+    assert (Path(diagnostic.pos.file).name, diagnostic.pos.line) == ("pack.yaml", 3)
+
+
+def test_a_pack_is_read_once_however_often_it_is_extended(tmp_path, evaluate):
+    write_pack(tmp_path / "base", BASE_RULES, meta=base_meta())
+    write_pack(tmp_path / "left", 'rule L-1 "t" category coverage require claim.plan is present '
+               'else deny claim CO-50\n', meta='id: left\nversion: "1"\nextends: [base]\n')
+    write_pack(tmp_path / "right", 'rule R-1 "t" category coverage require claim.payer is present '
+               'else deny claim CO-50\n', meta='id: right\nversion: "1"\nextends: [base]\n')
+    write_pack(tmp_path / "top", 'rule T-1 "t" category coverage require claim.id is present '
+               'else deny claim CO-50\n', meta='id: top\nversion: "1"\nextends: [left, right]\n')
+    pack = rulesengine.load_pack(tmp_path / "top")
+    assert pack.layers == ["base", "left", "right", "top"]
+    assert [r.id for r in pack.rules] == ["MN-VITD", "TF-1Y", "L-1", "R-1", "T-1"]
+
+
+def test_the_bundled_acme_pack_layers_on_medicare(evaluate):
+    pack = rulesengine.load_pack(ROOT / "payer_rules" / "acme-commercial")
+    assert pack.layers == ["medicare", "acme-commercial"]
+    ids = [r.id for r in pack.rules]
+    assert "PA-OPD-BLEPHAROPLASTY" not in ids and {"NCCI-PTP", "ACME-PA-IMAGING"} <= set(ids)
+    # 15823 on an institutional claim without a UTN: Medicare's OPD rule is switched off
+    claim = build_claim([{"procedure": "15823", "revenue_code": "0490", "service_date": "2026-08-12",
+                          "diagnosis_pointers": [1]}],
+                        claim_type="institutional", diagnoses=["H02.831"], received_date="2026-08-19",
+                        payer={"id": "acme-commercial", "plan": "PPO"})
+    assert fired(evaluate(pack, claim)) == []
+
+
+# ---- pack.yaml --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("meta, line, message, hint", [
+    ('id: p\nversion: "1"\nextend: [base]\n', 3, "pack.yaml has no field 'extend'", "did you mean 'extends'?"),
+    ('id: p\nversion: 2026.1\n', 2, "version 2026.1 reads as a number, so 2026.10 would become 2026.1",
+     'write it in quotes: version: "2026.1"'),
+    ('id: p\nversion: "1"\nextends: base\n', 3, "extends is a list of packs", "write: extends: [base]"),
+    ('id: Medicare Part B\nversion: "1"\n', 1, "id: 'Medicare Part B' does not match '^[a-z0-9][a-z0-9-]*$'",
+     None),
+    ('version: "1"\n', 1, "pack.yaml needs a field 'id'", None),
+    ('id: p\nversion: "1"\neffective:\n  from: 2026-02-30\n', 4,
+     "effective.from: '2026-02-30' is not a 'date'", None),
+])
+def test_pack_yaml_problems_name_the_line_and_field(tmp_path, meta, line, message, hint):
+    write_pack(tmp_path / "p", BASE_RULES, meta=meta)
+    with pytest.raises(rulesengine.PackError) as caught:
+        rulesengine.load_pack(tmp_path / "p")
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.pos.line, diagnostic.message) == ("bad-pack", line, message)
+    assert diagnostic.hint == hint
+    assert Path(diagnostic.pos.file).name == "pack.yaml"
+
+
+def test_a_pack_window_that_ends_before_it_starts_is_an_error(tmp_path):
+    write_pack(tmp_path / "p", BASE_RULES,
+               meta=base_meta("effective:\n  from: 2026-07-01\n  through: 2026-06-30\n"))
+    with pytest.raises(rulesengine.PackError) as caught:
+        rulesengine.load_pack(tmp_path / "p")
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.pos.line) == ("empty-window", 5)
+
+
+def test_a_pack_window_narrows_its_own_rules_only(family, evaluate):
+    pack = family("""
+        rule PA-MRI "MRI needs prior authorization"
+          category prior_auth
+          effective 2026-01-01
+          for each line where line.procedure in {70551}
+          require claim.prior_authorization is present
+          else deny line CO-197
+    """, meta=child_meta("effective:\n  from: 2026-03-01\n  through: 2026-12-31\n"))
+    before = build_claim([{"procedure": "70551", "service_date": "2026-02-27"}], received_date="2026-03-10")
+    inside = build_claim([{"procedure": "70551", "service_date": "2026-03-01"}], received_date="2026-03-10")
+    assert fired(evaluate(pack, before)) == []  # the pack starts 2026-03-01, after the rule's own start
+    assert fired(evaluate(pack, inside)) == [("PA-MRI", 1)]
+    late_base = build_claim([{"procedure": "99213", "service_date": "2024-01-15"}], received_date="2026-03-10")
+    assert fired(evaluate(pack, late_base)) == [("TF-1Y", 1)]  # the base's rules keep their own window
+
+
+# ---- parameters -----------------------------------------------------------------------------
+
+PARAM_RULES = """
+    rule TF "Filed too late"
+      category filing_limit
+      for each line
+      require claim.received_date <= line.service_date + param.filing_limit_days days
+      else deny line CO-29 "filed more than {param.filing_limit_days} days after {line.service_date}"
+
+    rule UNITS-CAP "Too many units"
+      category unit_limit
+      for each line where line.procedure in {97110}
+      require line.units <= param.max_units
+      else deny line CO-151
+"""
+
+
+def test_parameters_are_read_by_rules_and_changed_by_a_child(family, evaluate):
+    base = base_meta("parameters:\n  filing_limit_days: 365\n  max_units: 4\n")
+    base_pack_claim = build_claim([{"procedure": "97110", "units": 4, "service_date": "2026-01-15"}],
+                                  received_date="2026-05-01")  # 106 days
+    pack = family("", meta=child_meta("parameters:\n  filing_limit_days: 90\n  max_units: 3\n"),
+                  base_rules=PARAM_RULES, base=base)
+    result = evaluate(pack, base_pack_claim)
+    assert fired(result) == [("TF", 1), ("UNITS-CAP", 1)]
+    assert result.findings[0].message == "filed more than 90 days after 2026-01-15"
+    base_only = rulesengine.load_pack(Path(pack.rules[0].pos.file).parent)
+    assert fired(evaluate(base_only, base_pack_claim)) == []
+
+
+def test_an_unknown_parameter_is_named_with_a_suggestion(make_pack):
+    with pytest.raises(rulesengine.PackError) as caught:
+        make_pack(PARAM_RULES, meta=base_meta("parameters:\n  filing_limit_day: 365\n  max_units: 4\n"))
+    in_rule, in_message = caught.value.diagnostics  # the date shift, then the message
+    assert (in_rule.code, in_rule.pos.line) == ("unknown-parameter", 4)
+    assert in_rule.message == "pack.yaml has no parameter 'filing_limit_days'"
+    assert in_rule.hint == "did you mean 'filing_limit_day'?"
+    assert (in_message.code, in_message.pos.line) == ("unknown-parameter", 5)
+
+
+def test_a_text_parameter_cannot_move_a_date(make_pack):
+    with pytest.raises(rulesengine.PackError) as caught:
+        make_pack(PARAM_RULES, meta=base_meta('parameters:\n  filing_limit_days: "ninety"\n  max_units: 4\n'))
+    assert [d.code for d in caught.value.diagnostics] == ["type-mismatch"]
+
+
+# ---- value sets in files ------------------------------------------------------------------------
+
+FILE_RULES = """
+    valueset female_only_dx = icd10 from "valuesets/female_only.txt"
+
+    rule SEX-DX "Female-only diagnosis on a male patient"
+      category sex
+      require no claim.diagnosis in female_only_dx or patient.sex != "M"
+      else deny claim CO-7
+"""
+
+
+def test_a_value_set_file_is_read_a_code_a_line(tmp_path, evaluate):
+    folder = write_pack(tmp_path / "p", FILE_RULES, meta=base_meta(), tables={
+        "valuesets/female_only.txt": "# MCE v37 Female_Only (excerpt)\nN70.01  Acute salpingitis\n\nO80\n"})
+    pack = rulesengine.load_pack(folder)
+    male_n70 = build_claim(diagnoses=["N70.01"], patient={"sex": "M"})
+    male_o80 = build_claim(diagnoses=["O80"], patient={"sex": "M"})
+    female = build_claim(diagnoses=["N70.01"], patient={"sex": "F"})
+    assert fired(evaluate(pack, male_n70)) == [("SEX-DX", None)]
+    assert fired(evaluate(pack, male_o80)) == [("SEX-DX", None)]
+    assert fired(evaluate(pack, female)) == []
+
+
+def test_a_bad_code_in_a_value_set_file_is_reported_at_its_line(tmp_path):
+    folder = write_pack(tmp_path / "p", FILE_RULES, meta=base_meta(), tables={
+        "valuesets/female_only.txt": "N70.01\n\n  N70.01109\n"})
+    with pytest.raises(rulesengine.PackError) as caught:
+        rulesengine.load_pack(folder)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "bad-code"
+    assert (Path(diagnostic.pos.file).name, diagnostic.pos.line, diagnostic.pos.column) == (
+        "female_only.txt", 3, 3)
+    assert "    3 |   N70.01109\n      |   ^\n" in caught.value.render()
+
+
+def test_a_missing_value_set_file_is_reported_where_it_is_named(make_pack):
+    with pytest.raises(rulesengine.PackError) as caught:
+        make_pack(FILE_RULES)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.pos.line, diagnostic.pos.column) == ("missing-file", 1, 38)
+
+
+def test_the_content_hash_covers_value_set_files(tmp_path):
+    folder = write_pack(tmp_path / "p", FILE_RULES, meta=base_meta(), tables={
+        "valuesets/female_only.txt": "N70.01\n"})
+    before = rulesengine.load_pack(folder).info.hash
+    (folder / "valuesets" / "female_only.txt").write_text("N70.01\nO80\n")
+    assert rulesengine.load_pack(folder).info.hash != before
