@@ -105,3 +105,13 @@ def _destination(output: str | None):
     except BaseException:
         os.unlink(temp)
         raise
+
+
+def _add_pack_commands():
+    """The commands for pack authors (test, lint, fmt, explain, import, diff), one module each."""
+    from . import packdiff
+    for module in (packdiff,):
+        main.add_command(module.command)
+
+
+_add_pack_commands()
