@@ -47,6 +47,7 @@ class Merged:
     rules: list[ast.Rule] = field(default_factory=list)
     layer_of: dict[str, Layer] = field(default_factory=dict)  # rule id -> the layer it comes from
     parameters: dict[str, object] = field(default_factory=dict)
+    disabled: dict[str, tuple[str, str]] = field(default_factory=dict)  # rule id -> (pack, reason)
 
 
 def read_layers(pack_dir: Path, sources: dict[str, str]) -> tuple[list[Layer], list[Diagnostic]]:
@@ -229,6 +230,7 @@ def merge(layers: list[Layer]) -> tuple[Merged, list[Diagnostic]]:
                                                'like: because "ACME pays 81105 with 0001U by contract"'))
                 else:
                     del merged.rules[at]
+                    merged.disabled[off.rule_id] = (layer.id, off.reason.value)
     return merged, problems
 
 

@@ -27,10 +27,12 @@ class CompiledPack:
     threads (checking keeps its state in the call)."""
 
     def __init__(self, info: PackInfo, meta: dict, checked, facts: dict[str, RuleFacts],
-                 layers: list[str]):
+                 layers: list[str], disabled: dict[str, tuple[str, str]] | None = None):
         self.info = info
         self.meta = meta
         self.layers = layers  # pack ids, base first
+        #: inherited rules switched off: rule id -> (the pack that disabled it, its reason)
+        self.disabled = disabled or {}
         self.rules: list[ast.Rule] = checked.rules
         self._checked = checked
         self._facts = facts
@@ -39,6 +41,19 @@ class CompiledPack:
     @property
     def id(self) -> str:
         return self.info.id
+
+    @property
+    def valuesets(self) -> dict[str, ast.ValueSet]:
+        return self._checked.valuesets
+
+    @property
+    def tables(self):
+        """Table name -> ``tables.TableData`` (typed rows)."""
+        return self._checked.tables
+
+    def rule_pack(self, rule_id: str) -> str:
+        """The pack (layer) a rule comes from."""
+        return self._facts[rule_id].pack
 
     @property
     def version(self) -> str:
@@ -93,7 +108,8 @@ def load_pack(path: str | Path) -> CompiledPack:
     info = PackInfo(top.id, str(top.meta["version"]), digest)
     facts = {rule.id: RuleFacts.of(rule, merged.layer_of[rule.id].id, merged.layer_of[rule.id].dir)
              for rule in checked.rules}
-    return CompiledPack(info, top.meta, checked, facts, [layer.id for layer in layers])
+    return CompiledPack(info, top.meta, checked, facts, [layer.id for layer in layers],
+                        merged.disabled)
 
 
 #: problems after which the later stages would only report follow-on errors

@@ -92,6 +92,7 @@ def test_a_disabled_rule_no_longer_fires(family, evaluate):
     pack = family('disable rule MN-VITD because "ACME covers vitamin D testing for any diagnosis"\n')
     claim = build_claim([{"diagnosis_pointers": [2]}], diagnoses=["E55.9", "Z13.21"])
     assert [r.id for r in pack.rules] == ["TF-1Y"]
+    assert pack.disabled == {"MN-VITD": ("child", "ACME covers vitamin D testing for any diagnosis")}
     assert fired(evaluate(pack, claim)) == []
 
 
