@@ -1,0 +1,346 @@
+"""`rulesengine import ncci-ptp|mue|mce`: CMS's published files into a pack, as an analyst
+runs it each quarter. The real excerpts in ../shared are used when present (skipped
+otherwise); the malformed and odd-layout cases are this project's own fixtures."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import rulesengine
+from rulesengine import importers
+from rulesengine.cli import main
+from corpus import build_claim, fired, write_pack
+
+ROOT = Path(__file__).resolve().parent.parent
+MEDICARE = ROOT / "payer_rules" / "medicare"
+FIXTURES = Path(__file__).parent / "fixtures" / "importers"
+SHARED = ROOT.parent / "shared" / "data" / "cms"
+NCCI_BUNDLED = MEDICARE / "tables" / "ncci_ptp_practitioner.csv"
+MUE_BUNDLED = MEDICARE / "tables" / "mue_practitioner.csv"
+
+
+def shared(name: str) -> Path:
+    path = SHARED / name
+    if not path.is_file():
+        pytest.skip(f"shared CMS sample {name} not present (../shared is optional)")
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["import", *[str(a) for a in args]], catch_exceptions=False)
+
+
+def rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+@pytest.fixture
+def pack(tmp_path) -> Path:
+    """A copy of the bundled medicare pack."""
+    folder = tmp_path / "medicare"
+    shutil.copytree(MEDICARE, folder)
+    return folder
+
+
+def removed(pack: Path, table: str) -> Path:
+    """The pack's table file, deleted so that only an import can bring it back."""
+    path = pack / "tables" / table
+    path.unlink()
+    return path
+
+
+def leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.rglob("*.tmp")]
+
+
+# ---- NCCI PTP -------------------------------------------------------------------------------
+
+def test_ncci_excerpt_reproduces_the_bundled_table(pack):
+    written = removed(pack, "ncci_ptp_practitioner.csv")
+    result = run("ncci-ptp", shared("ncci_ptp_practitioner_2026q3.excerpt.txt"), "--pack", pack)
+    assert result.exit_code == 0, result.output
+    assert rows(written) == rows(NCCI_BUNDLED)
+    assert written.read_bytes() == NCCI_BUNDLED.read_bytes()
+    assert "ncci-ptp: 27 rows read, 27 written, 0 skipped, 0 duplicate keys" in result.output
+    assert "3 rows never in force" in result.output and "kept" in result.output
+    assert "pack medicare 2026.3 loads: 9 rules" in result.output
+    assert leftovers(pack) == []
+
+
+def test_imported_pack_gives_the_same_results_on_the_example_claims(pack):
+    removed(pack, "ncci_ptp_practitioner.csv")
+    removed(pack, "mue_practitioner.csv")
+    first = run("ncci-ptp", shared("ncci_ptp_practitioner_2026q3.excerpt.txt"), "--pack", pack)
+    # written, but the pack cannot load until its MUE table is back: said, and exit 2
+    assert first.exit_code == 2 and (pack / "tables" / "ncci_ptp_practitioner.csv").is_file()
+    assert "table file 'tables/mue_practitioner.csv' not found" in first.stderr
+    assert run("mue", shared("mue_practitioner_2026q3.excerpt.csv"), "--pack", pack,
+               "--effective", "2026-07-01").exit_code == 0
+    bundled, imported = rulesengine.load_pack(MEDICARE), rulesengine.load_pack(pack)
+    claims = [c for p in sorted((ROOT / "examples" / "claims").glob("*.json"))
+              for c in rulesengine.read_claims(p) if not isinstance(c, rulesengine.ClaimError)]
+    assert len(claims) > 20
+    def findings(pack, claim):  # the rule files sit in another folder: compare all but that
+        return [dataclasses.replace(f, source_file=Path(f.source_file).name) for f in pack.check(claim).findings]
+
+    got = [findings(imported, c) for c in claims]
+    assert got == [findings(bundled, c) for c in claims]
+    # the comparison means something: the example claims break both imported tables
+    rule_ids = {f.rule_id for claim in got for f in claim}
+    assert {"NCCI-PTP", "MUE-PRACTITIONER"} <= rule_ids
+
+
+def test_parts_saved_from_a_spreadsheet_and_without_a_header_are_read_in_order(pack):
+    removed(pack, "ncci_ptp_practitioner.csv")
+    # part 1: Windows-1252, CRLF, the header as one row of quoted multi-line cells;
+    # part 2: no header at all, blank lines at the end
+    result = run("ncci-ptp", FIXTURES / "ncci_part1_excel.txt", FIXTURES / "ncci_part2_noheader.txt",
+                 "--pack", pack)
+    assert result.exit_code == 0, result.output
+    assert rows(pack / "tables" / "ncci_ptp_practitioner.csv") == rows(NCCI_BUNDLED)
+    assert "ncci_part2_noheader.txt: no NCCI PTP header found; rows read from line 1" in result.output
+
+
+def test_a_part_saved_as_unicode_text_utf16_is_read(tmp_path, pack):
+    part = tmp_path / "part.txt"
+    part.write_text((FIXTURES / "ncci_part2_noheader.txt").read_text(), encoding="utf-16")
+    out = tmp_path / "ptp.csv"
+    result = run("ncci-ptp", part, "--pack", pack, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert rows(out)[1:] == rows(NCCI_BUNDLED)[15:]
+
+
+def test_duplicate_pairs_are_kept_and_counted_never_active_rows_dropped_on_request(tmp_path, pack):
+    out = tmp_path / "ptp.csv"
+    result = run("ncci-ptp", FIXTURES / "ncci_dups.txt", "--pack", pack, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert "4 rows read, 4 written, 0 skipped, 1 duplicate key" in result.output
+    assert [r[:2] for r in rows(out)[1:]].count(["0001U", "0029U"]) == 2
+
+    result = run("ncci-ptp", FIXTURES / "ncci_dups.txt", "--pack", pack, "--output", out,
+                 "--drop-never-active")
+    assert "4 rows read, 3 written" in result.output
+    assert "1 row never in force (deleted the day they took effect, indicator 9): left out" in result.output
+    assert ["0001A", "90473"] not in [r[:2] for r in rows(out)]
+
+
+def test_malformed_ncci_rows_are_all_reported_by_line_and_nothing_is_written(pack):
+    target = pack / "tables" / "ncci_ptp_practitioner.csv"
+    target.write_text("column1,column2\n", encoding="utf-8")  # last quarter's file stays as it was
+    result = run("ncci-ptp", FIXTURES / "ncci_bad.txt", "--pack", pack)
+    assert result.exit_code == 2
+    bad = str(FIXTURES / "ncci_bad.txt")
+    assert f"{bad}:8: effective date '20221301' is not a date in the form YYYYMMDD" in result.stderr
+    assert f"{bad}:9: modifier indicator '2' is not 0, 1 or 9" in result.stderr
+    assert f"{bad}:10: 4 cells where 7 are expected" in result.stderr
+    assert f"{bad}:11: column 2 code: '3659' is not shaped like a CPT/HCPCS procedure code" in result.stderr
+    assert f"{bad}:7:" not in result.stderr and f"{bad}:12:" not in result.stderr
+    assert "4 malformed rows: nothing written" in result.stderr
+    assert target.read_text(encoding="utf-8") == "column1,column2\n"
+    assert leftovers(pack) == []
+
+
+def test_skip_bad_rows_writes_the_good_ones_and_still_reports_the_bad(tmp_path, pack):
+    out = tmp_path / "ptp.csv"
+    result = run("ncci-ptp", FIXTURES / "ncci_bad.txt", "--pack", pack, "--output", out, "--skip-bad-rows")
+    assert result.exit_code == 0
+    assert f"{FIXTURES / 'ncci_bad.txt'}:8:" in result.stderr
+    assert "6 rows read, 2 written, 4 skipped" in result.output
+    assert [r[:2] for r in rows(out)[1:]] == [["0001U", "81105"], ["0001A", "96160"]]
+
+
+def test_many_malformed_rows_are_shown_up_to_a_cap_then_counted(tmp_path, pack):
+    bad = tmp_path / "ptp.txt"
+    lines = (FIXTURES / "ncci_bad.txt").read_text().splitlines()[:6]
+    lines += [f"0001A\t9{n:04d}\t\t20220101\t*\t7\tMutually exclusive procedures" for n in range(25)]
+    bad.write_text("\n".join(lines) + "\n")
+    result = run("ncci-ptp", bad, "--pack", pack, "--output", tmp_path / "out.csv")
+    assert result.exit_code == 2
+    assert result.stderr.count("modifier indicator '7'") == importers.MAX_SHOWN == 20
+    assert f"{bad}:26:" in result.stderr and f"{bad}:27:" not in result.stderr
+    assert "... and 5 more malformed rows" in result.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_crash_halfway_leaves_the_old_table_and_no_temporary_file(pack, monkeypatch):
+    target = pack / "tables" / "ncci_ptp_practitioner.csv"
+    target.write_text("old\n", encoding="utf-8")
+    calls = []
+
+    def failing(cells):
+        calls.append(cells)
+        if len(calls) == 3:
+            raise RuntimeError("disk gone")
+        return real(cells)
+
+    real = importers.ncci_row
+    monkeypatch.setattr(importers, "ncci_row", failing)
+    with pytest.raises(RuntimeError):
+        run("ncci-ptp", FIXTURES / "ncci_part2_noheader.txt", "--pack", pack)
+    assert target.read_text(encoding="utf-8") == "old\n"
+    assert leftovers(pack) == []
+
+
+def test_the_wrong_file_is_reported_not_imported(pack):
+    removed(pack, "ncci_ptp_practitioner.csv")
+    result = run("ncci-ptp", FIXTURES / "mue_bad.csv", "--pack", pack)
+    assert result.exit_code == 2
+    assert "mue_bad.csv:1: no NCCI PTP header and no rows found" in result.stderr
+    assert not (pack / "tables" / "ncci_ptp_practitioner.csv").exists()
+
+
+def test_a_table_the_pack_declares_is_found_by_name_and_an_undeclared_one_gets_a_hint(tmp_path, pack):
+    result = run("ncci-ptp", FIXTURES / "ncci_part2_noheader.txt", "--pack", pack, "--table", "ncci_ptp",
+                 "--skip-bad-rows")
+    assert result.exit_code == 0
+    assert len(rows(pack / "tables" / "ncci_ptp_practitioner.csv")) == 14  # header + 13 rows
+    result = run("ncci-ptp", FIXTURES / "ncci_part2_noheader.txt", "--pack", pack, "--table", "ncci_2026q4")
+    assert (pack / "tables" / "ncci_2026q4.csv").is_file()
+    assert 'table ncci_2026q4 from "tables/ncci_2026q4.csv"' in result.output
+
+
+def test_a_pack_that_no_longer_loads_is_reported_with_its_errors(tmp_path):
+    folder = write_pack(tmp_path / "p", """
+        table mue from "tables/mue.csv"
+          columns code hcpcs, mue_value integer, adjudication integer,
+                  effective_date date, deletion_date date
+          rows effective from effective_date through deletion_date
+
+        rule MUE "Units over the MUE"
+          category unit_limit
+          for each line
+          require units within mue
+          else deny line CO-151 N362
+        """)
+    result = run("mue", FIXTURES / "mue_bad.csv", "--pack", folder, "--table", "mue",
+                 "--effective", "2026-07-01", "--skip-bad-rows")
+    assert result.exit_code == 2
+    assert (folder / "tables" / "mue.csv").is_file()
+    assert "does not load with the imported file" in result.stderr
+    assert "table file 'tables/mue.csv' has no column 'mue_value'" in result.stderr
+
+
+def test_not_a_pack_is_a_usage_error(tmp_path):
+    result = run("ncci-ptp", FIXTURES / "ncci_dups.txt", "--pack", tmp_path)
+    assert result.exit_code == 2 and "has no pack.yaml" in result.output
+
+
+# ---- MUE ------------------------------------------------------------------------------------
+
+def test_mue_excerpt_reproduces_the_bundled_table(pack):
+    removed(pack, "mue_practitioner.csv")
+    result = run("mue", shared("mue_practitioner_2026q3.excerpt.csv"), "--pack", pack, "--effective", "2026-07-01")
+    assert result.exit_code == 0, result.output
+    assert rows(pack / "tables" / "mue_practitioner.csv") == rows(MUE_BUNDLED)
+    assert "rows in force 2026-07-01 through 2026-09-30 (the end of that quarter" in result.output
+    assert "mue: 14 rows read, 14 written, 0 skipped, 0 duplicate keys" in result.output
+
+
+def test_mue_indicator_text_becomes_its_number_and_through_is_kept(tmp_path, pack):
+    out = tmp_path / "mue.csv"
+    result = run("mue", FIXTURES / "mue_bad.csv", "--pack", pack, "--output", out, "--skip-bad-rows",
+                 "--effective", "2026-07-01", "--through", "2026-12-31")
+    assert result.exit_code == 0
+    assert rows(out) == [list(importers.MUE_COLUMNS),
+                         ["0001U", "1", "2", "Code Descriptor / CPT Instruction", "20260701", "20261231"],
+                         ["0003M", "1", "3", "Nature of Analyte", "20260701", "20261231"]]
+
+
+def test_malformed_mue_rows_are_reported_by_line_and_nothing_is_written(pack):
+    removed(pack, "mue_practitioner.csv")
+    result = run("mue", FIXTURES / "mue_bad.csv", "--pack", pack, "--effective", "2026-07-01")
+    assert result.exit_code == 2
+    bad = str(FIXTURES / "mue_bad.csv")
+    assert f"{bad}:7: MUE value 'one' is not a whole number" in result.stderr
+    assert f"{bad}:8: adjudication indicator '4 Date of Service Edit: Policy' is not 1, 2 or 3" in result.stderr
+    assert "2 malformed rows: nothing written" in result.stderr
+    assert not (pack / "tables" / "mue_practitioner.csv").exists()
+    assert leftovers(pack) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--effective", "2026-07-32"], "'2026-07-32' is not a date in the form YYYY-MM-DD"),
+    (["--effective", "2026-07-01", "--through", "2026-06-30"], "2026-06-30 is before --effective"),
+])
+def test_mue_window_options_are_checked(pack, args, message):
+    result = run("mue", FIXTURES / "mue_bad.csv", "--pack", pack, *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+@pytest.mark.parametrize("day, end", [("2026-07-01", "2026-09-30"), ("2026-10-01", "2026-12-31"),
+                                      ("2024-02-29", "2024-03-31"), ("2026-06-15", "2026-06-30")])
+def test_quarter_end(day, end):
+    assert importers.quarter_end(date.fromisoformat(day)) == date.fromisoformat(end)
+
+
+# ---- MCE ------------------------------------------------------------------------------------
+
+# the sex edit of docs/import-cms-files.md, so the how-to's example is the one tested
+SEX_EDIT = (ROOT / "docs" / "import-cms-files.md").read_text(encoding="utf-8").split("```rules\n")[1].split("```")[0]
+
+
+def test_mce_lists_become_value_set_files_a_sex_edit_can_use(tmp_path, evaluate):
+    folder = write_pack(tmp_path / "p", SEX_EDIT)
+    result = run("mce", shared("mce_v37_fy2020_code_edits.tsv"), "--pack", folder,
+                 "--edits", "Female_Only,male_only")
+    assert result.exit_code == 0, result.output
+    text = (folder / "valuesets" / "mce_female_only.txt").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[0] == "# Medicare Code Editor v37, edit Female_Only (section 5A): ICD-10-CM diagnosis codes"
+    assert "from mce_v37_fy2020_code_edits.tsv: 3135 codes" in lines[1]
+    assert "N70.01   Acute salpingitis" in lines
+    assert (folder / "valuesets" / "mce_male_only.txt").is_file()
+    assert not (folder / "valuesets" / "mce_maternity_only.txt").exists()
+    assert 'valueset mce_female_only = icd10 from "valuesets/mce_female_only.txt"' in result.output
+    assert 'valueset mce_male_only = icd10 from "valuesets/mce_male_only.txt"' in result.output
+    assert "4210 ICD-10-PCS procedure codes left out" in result.output
+    assert "pack test-payer 2026.1 loads: 1 rule" in result.output
+
+    loaded = rulesengine.load_pack(folder)
+    male = build_claim(patient={"sex": "M"}, diagnoses=["N70.01"])
+    denied = evaluate(loaded, male)
+    assert fired(denied) == [("MCE-DX-FEMALE", None)]
+    assert (denied.findings[0].group_code, denied.findings[0].carc) == ("CO", "10")
+    assert fired(evaluate(loaded, build_claim(patient={"sex": "F"}, diagnoses=["N70.01"]))) == []
+    assert fired(evaluate(loaded, build_claim(patient={"sex": "M"}, diagnoses=["N40.1"]))) == []
+
+
+def test_mce_skip_bad_rows_writes_the_good_codes_and_a_rule_uses_them(tmp_path):
+    folder = write_pack(tmp_path / "p", SEX_EDIT)
+    result = run("mce", FIXTURES / "mce_bad.tsv", "--pack", folder, "--edits", "Female_Only", "--skip-bad-rows")
+    assert result.exit_code == 0
+    assert "1 ICD-10-PCS procedure code left out" in result.output
+    assert "mce: 5 rows read, 1 written, 1 skipped, 0 duplicate keys" in result.output
+    path = folder / "valuesets" / "mce_female_only.txt"
+    assert [ln for ln in path.read_text().splitlines() if not ln.startswith("#")] == ["N70.01   Acute salpingitis"]
+    loaded = rulesengine.load_pack(folder)
+    assert fired(loaded.check(build_claim(patient={"sex": "M"}, diagnoses=["N70.01"]))) == [("MCE-DX-FEMALE", None)]
+
+
+def test_malformed_mce_rows_of_the_chosen_edits_are_reported_and_nothing_written(tmp_path):
+    folder = write_pack(tmp_path / "p", SEX_EDIT)
+    bad = str(FIXTURES / "mce_bad.tsv")
+    result = run("mce", bad, "--pack", folder)
+    assert result.exit_code == 2
+    assert f"{bad}:3: ICD_Code '7001' is not an ICD-10-CM diagnosis code" in result.stderr
+    assert f"{bad}:5: ICD_Code 'N40.1.2' is not an ICD-10-CM diagnosis code" in result.stderr
+    assert not (folder / "valuesets").exists()
+
+    result = run("mce", bad, "--pack", folder, "--edits", "Female_Only")  # only its own bad row counts
+    assert f"{bad}:3:" in result.stderr and f"{bad}:5:" not in result.stderr
+    assert "1 malformed row: nothing written" in result.stderr
+
+
+def test_an_unknown_edit_is_named_with_the_close_ones(tmp_path):
+    folder = write_pack(tmp_path / "p", SEX_EDIT)
+    result = run("mce", FIXTURES / "mce_bad.tsv", "--pack", folder, "--edits", "Male")
+    assert result.exit_code == 2
+    assert "the file has no edit 'Male'; did you mean Male_Only" in result.output
