@@ -1,0 +1,412 @@
+"""Lint, the code lists: ICD-10-CM entries that match no billable code, and CPT/HCPCS codes
+that have a valid shape but cannot be real (the checker accepts them).
+
+ICD-10-CM comes from the package simple-icd-10-cm, which ships one version of the CMS
+tabular data (1.5.0: the April 1, 2026 update, fiscal year 2026). Codes change every
+October, so an entry is checked only where a rule that uses it applies to some date of
+service in that fiscal year; elsewhere lint says plainly that it could not check it.
+An ICD-10-CM entry is a *pattern*: it covers itself and every code below it (the engine
+matches by hierarchy), so the question is which billable codes (leaves) it covers.
+(One version per fiscal year is close, not exact: a code added by the April update is
+taken as valid from October.)
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import functools
+import re
+import sys
+import warnings
+from datetime import date
+from pathlib import Path
+
+from . import ast
+from .codes import normalize
+from .diagnostics import Diagnostic
+from .fields import FIELDS
+
+ERROR, WARNING, INFO = "error", "warning", "info"
+
+Window = tuple[date | None, date | None]  # first and last day, both included; None is open
+ALWAYS: Window = (None, None)
+
+#: at most this many problems per table and check; a table is data and may be huge
+TABLE_CAP = 20
+
+
+# ---- dates ---------------------------------------------------------------------------------
+
+def rule_window(rule: ast.Rule) -> Window:
+    start, end = rule.effective_from, rule.effective_through
+    return (date.fromisoformat(start.text) if start else None,
+            date.fromisoformat(end.text) if end else None)
+
+
+def intersect(a: Window, b: Window) -> Window | None:
+    start = max((d for d in (a[0], b[0]) if d), default=None)
+    end = min((d for d in (a[1], b[1]) if d), default=None)
+    return None if start and end and end < start else (start, end)
+
+
+def describe(window: Window) -> str:
+    start, end = window
+    if start and end:
+        return f"{start} through {end}"
+    if start:
+        return f"from {start}"
+    return f"through {end}" if end else "on every date"
+
+
+# ---- ICD-10-CM -------------------------------------------------------------------------------
+
+_ICD_CODE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
+_MONTHS = {m: i for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august",
+     "september", "october", "november", "december"], 1)}
+
+
+class Icd10CodeSet:
+    """Which ICD-10-CM codes exist in the one version at hand, and which are billable."""
+
+    def __init__(self):
+        # importing parses CMS's 10 MB tabular XML (seconds): only packs with ICD-10 codes pay
+        with warnings.catch_warnings():  # its own use of deprecated importlib.resources calls
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import simple_icd_10_cm as icd
+        self._icd = icd
+        self.released, self.label = _edition(icd)
+        fiscal_year = self.released.year + (self.released.month >= 10)
+        self.window: Window = (date(fiscal_year - 1, 10, 1), date(fiscal_year, 9, 30))
+        self.year = f"FY{fiscal_year}"
+        self._leaves = sorted(c for c in icd.get_all_codes(with_dots=False)
+                              if _ICD_CODE.fullmatch(c) and icd.is_leaf(c))
+
+    def exists(self, flat: str) -> bool:
+        return self._icd.is_valid_item(flat)
+
+    def billable(self, flat: str) -> bool:
+        return self.exists(flat) and self._icd.is_leaf(flat)
+
+    def under(self, flat: str) -> list[str]:
+        """The billable codes an entry covers: itself and the codes below it."""
+        at = bisect.bisect_left(self._leaves, flat)
+        end = bisect.bisect_left(self._leaves, flat + "\U0010ffff")
+        return self._leaves[at:end]
+
+    def in_range(self, low: str, high: str) -> list[str]:
+        """The billable codes ``low..high`` covers (as the engine matches a range: by the
+        code's own ancestor of the range's length)."""
+        at = bisect.bisect_left(self._leaves, low)
+        end = bisect.bisect_left(self._leaves, high + "\U0010ffff")
+        return [c for c in self._leaves[at:end] if len(c) >= len(low)]
+
+    def nearest(self, flat: str) -> tuple[str, list[str]] | None:
+        """The closest header above ``flat`` and the billable codes under it (for E55.99:
+        E55, as E55.9 is itself billable and has nothing under it)."""
+        for n in range(len(flat) - 1, 2, -1):
+            if self.exists(flat[:n]) and not self.billable(flat[:n]):
+                return flat[:n], self.under(flat[:n])
+        return None
+
+
+def _edition(icd) -> tuple[date, str]:
+    """When the data the package ships was released, and how to say which version it is."""
+    from importlib import resources
+    from importlib.metadata import version
+    # the name of the tabular file it loads says which release it is (1.5.0: ...April-1-2026.xml)
+    name = getattr(sys.modules.get("simple_icd_10_cm.simple_icd_10_cm"),
+                   "_classification_data_package_file_name", "")
+    if not name:
+        name = " ".join(sorted(p.name for p in resources.files("simple_icd_10_cm.data").iterdir()
+                               if p.name.endswith(".xml")))
+    found = re.search(r"([A-Za-z]+)-(\d{1,2})-(\d{4})", name)
+    if not found or found.group(1).lower() not in _MONTHS:
+        raise RuntimeError(f"cannot tell which ICD-10-CM version simple-icd-10-cm "
+                           f"{version('simple-icd-10-cm')} ships ({name or 'no data file name'})")
+    released = date(int(found.group(3)), _MONTHS[found.group(1).lower()], int(found.group(2)))
+    year = released.year + (released.month >= 10)
+    return released, (f"ICD-10-CM FY{year} (the CMS code set of {released:%B} {released.day}, "
+                      f"{released.year})")
+
+
+@functools.cache
+def icd10_codes() -> Icd10CodeSet:
+    return Icd10CodeSet()
+
+
+def dotted(flat: str) -> str:
+    return flat if len(flat) <= 3 else f"{flat[:3]}.{flat[3:]}"
+
+
+def _some(codes: list[str], limit: int = 5) -> str:
+    shown = ", ".join(dotted(c) for c in codes[:limit])
+    return shown + (f" and {len(codes) - limit} more" if len(codes) > limit else "")
+
+
+def icd10_item(item, icd: Icd10CodeSet) -> list[tuple[str, Diagnostic]]:
+    """What is wrong with one entry of an ICD-10-CM set (a code, a pattern or a range)."""
+    if isinstance(item, ast.Text):
+        item = ast.Code(item.value, item.pos)
+    if isinstance(item, ast.CodeSpan):
+        return _icd10_range(item, icd)
+    written = normalize("icd10", item.text)
+    flat = written.rstrip("*").rstrip(".").replace(".", "")
+    covered = icd.under(flat)
+    if not covered:
+        near = icd.nearest(flat)
+        what = (f"{written} matches no billable code in {icd.label}" if written.endswith("*") else
+                f"{written} is not a code in {icd.label}, and no billable code falls under it")
+        hint = (f"the billable codes under {dotted(near[0])} are {_some(near[1], 8)}" if near else
+                f"no category {flat[:3]} in {icd.year}; check the code against the CMS code files")
+        return [(ERROR, Diagnostic("unknown-icd10", item.pos, what, hint))]
+    if written.endswith("*") or icd.billable(flat) or len(flat) == 3:
+        return []  # a category (E55) or a pattern (E55.*) is a hierarchy entry by intent
+    what = (f"{written} is a header in {icd.label}, not a billable code" if icd.exists(flat) else
+            f"{written} is not itself a code in {icd.label}")
+    return [(WARNING, Diagnostic(
+        "icd10-not-billable", item.pos,
+        f"{what}: as an entry it covers {len(covered)} billable "
+        f"code{'s' if len(covered) != 1 else ''} ({_some(covered)})",
+        f"write {written}* if you mean all of them, or list the codes you mean"))]
+
+
+def _icd10_range(span: ast.CodeSpan, icd: Icd10CodeSet) -> list[tuple[str, Diagnostic]]:
+    problems = []
+    low, high = (normalize("icd10", end.text).replace(".", "") for end in (span.low, span.high))
+    for end, flat in ((span.low, low), (span.high, high)):
+        if not icd.exists(flat):
+            near = icd.nearest(flat)
+            problems.append((WARNING, Diagnostic(
+                "icd10-range-end", end.pos,
+                f"range end {dotted(flat)} is not a code in {icd.label}",
+                f"the billable codes under {dotted(near[0])} are {_some(near[1], 8)}" if near else None)))
+    if not icd.in_range(low, high):
+        problems.append((ERROR, Diagnostic(
+            "unknown-icd10", span.pos,
+            f"{dotted(low)}..{dotted(high)} matches no billable code in {icd.label}")))
+    return problems
+
+
+# ---- CPT/HCPCS ------------------------------------------------------------------------------
+
+#: HCPCS Level II letters that no section uses (A-V is the shape; these are unassigned)
+_UNUSED_LETTERS = set("FINO")
+#: CPT codes with a letter suffix all start with 0: Category III (T), PLA (U), MAAA (M), A
+_SUFFIX_EXAMPLES = {"T": "0042T", "U": "0001U", "M": "0002M", "A": "0001A"}
+
+
+def hcpcs_family(code: str) -> str:
+    """Which numbering a well-shaped CPT/HCPCS code belongs to."""
+    if code[0].isalpha():
+        return f"HCPCS Level II {code[0]} codes"
+    if code.isdigit():
+        return "CPT Category I codes (5 digits)"
+    return {"F": "CPT Category II codes (ending in F)", "T": "CPT Category III codes (ending in T)",
+            "U": "CPT PLA codes (ending in U)", "M": "CPT MAAA codes (ending in M)"}.get(
+        code[-1], f"CPT codes ending in {code[-1]}")
+
+
+def _could_be_hcpcs(stem: str) -> bool:
+    return bool(re.fullmatch(r"[0-9]{0,4}|[A-V][0-9]{0,3}", stem))
+
+
+def hcpcs_code(code: str, pos: ast.Pos) -> list[tuple[str, Diagnostic]]:
+    """A well-shaped code (or a pattern's stem) that no code list assigns."""
+    if code[:1] in _UNUSED_LETTERS:
+        hint = (f"CPT Category II codes end in F: did you mean {code[1:]}F?"
+                if code[0] == "F" and len(code) == 5 else None)
+        return [(WARNING, Diagnostic(
+            "unassigned-hcpcs", pos,
+            f"{code} cannot be a HCPCS Level II code: no section uses the letter {code[0]} "
+            "(they use A-E, G, H, J-M and P-V)", hint))]
+    if len(code) == 5 and code[-1] in _SUFFIX_EXAMPLES and code[0] != "0":
+        return [(WARNING, Diagnostic(
+            "unassigned-hcpcs", pos,
+            f"{code} cannot be a CPT code: the {hcpcs_family(code)} all start with 0",
+            f"they look like {_SUFFIX_EXAMPLES[code[-1]]}"))]
+    return []
+
+
+def hcpcs_item(item) -> list[tuple[str, Diagnostic]]:
+    """What is wrong with one entry of a CPT/HCPCS set that the checker let through."""
+    if isinstance(item, ast.Text):
+        item = ast.Code(item.value, item.pos)
+    if isinstance(item, ast.Code):
+        code = normalize("hcpcs", item.text)
+        if code.endswith("*"):
+            stem = code.rstrip("*")
+            if not _could_be_hcpcs(stem):
+                return [(ERROR, Diagnostic(
+                    "impossible-pattern", item.pos,
+                    f"{code} matches no CPT/HCPCS code: codes are 5 digits, 4 digits and F, T, U, "
+                    "M or A, or a letter A-V and 4 digits",
+                    "write the first characters of a code before the '*', like 9920* or G04*"))]
+            return hcpcs_code(stem, item.pos)
+        return hcpcs_code(code, item.pos)
+    low, high = normalize("hcpcs", item.low.text), normalize("hcpcs", item.high.text)
+    problems = hcpcs_code(low, item.low.pos) + hcpcs_code(high, item.high.pos)
+    families = hcpcs_family(low), hcpcs_family(high)
+    if families[0] != families[1]:
+        both_level_two = low[0].isalpha() and high[0].isalpha()
+        problems.append((WARNING if both_level_two else ERROR, Diagnostic(
+            "range-spans-families", item.pos,
+            f"{low}..{high} runs from {families[0]} to {families[1]}: a range compares codes "
+            "character by character, so it also takes in everything between",
+            "write one range per kind of code, like 0001U..0999U and 80047..80076")))
+    return problems
+
+
+# ---- where the codes are ------------------------------------------------------------------
+
+def rule_code_lists(rule: ast.Rule):
+    """(kind, item) for every code written inline in a rule's conditions, with its kind."""
+    for part in (rule.guard, rule.where,
+                 rule.check.condition if isinstance(rule.check, ast.Require) else None):
+        for node in walk(part):
+            if isinstance(node, (ast.Membership, ast.Quantified)):
+                field = node.expr if isinstance(node, ast.Membership) else node.field
+                spec = FIELDS.get(field.path) if isinstance(field, ast.Field) else None
+                ref = node.set
+                if spec is not None and not isinstance(ref, ast.SetName):
+                    for item in (ref.items if isinstance(ref, ast.CodeList) else (ref,)):
+                        yield spec.type, item
+            elif isinstance(node, ast.Comparison):
+                for side, other in ((node.left, node.right), (node.right, node.left)):
+                    if isinstance(side, ast.Field) and isinstance(other, ast.Text) and side.path in FIELDS:
+                        yield FIELDS[side.path].type, other
+
+
+def walk(node):
+    """Every node of a tree, depth first (positions excluded)."""
+    if isinstance(node, tuple):
+        for item in node:
+            yield from walk(item)
+    elif node is not None and hasattr(node, "__dataclass_fields__") and not isinstance(node, ast.Pos):
+        yield node
+        for name in node.__dataclass_fields__:
+            yield from walk(getattr(node, name))
+
+
+def table_cells(decl: ast.Table, pack_dir: Path, data, kinds: tuple[str, ...]):
+    """(kind, code, position, row) for each cell of a code column of ``kinds``; ``data`` is the
+    loaded table, whose rows follow the file's non-blank rows in order."""
+    wanted = [(c.name, c.type) for c in decl.columns if c.type in kinds]
+    if not wanted:
+        return
+    path = pack_dir / decl.path.value
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = [h.strip() for h in next(reader, [])]
+        columns = [(header.index(name), data.index(name), kind) for name, kind in wanted]
+        rows = iter(data.rows)
+        for raw in reader:
+            if not any(cell.strip() for cell in raw):
+                continue  # as load_table skips it
+            row = next(rows)
+            for at, index, kind in columns:
+                # the cell's column in the line (exact unless an earlier cell was quoted)
+                column = 1 + sum(len(cell) + 1 for cell in raw[:at])
+                yield kind, row[index], ast.Pos(str(path), reader.line_num, column), row
+
+
+# ---- the pass ----------------------------------------------------------------------------------
+
+def check_codes(rules: list[ast.Rule], valuesets: dict, tables: dict,
+                table_data: dict) -> tuple[list[tuple[str, Diagnostic]], str | None]:
+    """Every code problem of a merged pack, and the ICD-10-CM version used (None: none needed).
+
+    ``tables`` maps a name to its declaration and pack folder, ``table_data`` to its rows."""
+    problems: list[tuple[str, Diagnostic]] = []
+    users: dict[str, list[ast.Rule]] = {}  # value set or table -> the rules reading it
+    for rule in rules:
+        for name in names_used(rule):
+            users.setdefault(name, []).append(rule)
+    needs_icd = (any(vs.kind == "icd10" for vs in valuesets.values())
+                 or any(c.type == "icd10" for decl, _ in tables.values() for c in decl.columns)
+                 or any(kind == "icd10" for rule in rules for kind, _ in rule_code_lists(rule)))
+    icd = icd10_codes() if needs_icd else None
+
+    def checkable(windows: list[Window]) -> list[Window]:
+        """The parts of these windows that fall in the fiscal year of the code set."""
+        return [w for w in (intersect(w, icd.window) for w in windows) if w is not None]
+
+    def not_checked(pos, what: str, windows: list[Window]):
+        spans = "; ".join(sorted({describe(w) for w in windows}))
+        problems.append((INFO, Diagnostic(
+            "icd10-not-checked", pos,
+            f"{what} applies only to dates of service outside {icd.year} ({spans}), so its "
+            f"ICD-10-CM codes were not checked: lint knows only {icd.label}",
+            "check them against the CMS ICD-10-CM files of those fiscal years")))
+
+    def check_items(kind, items, windows, pos, what):
+        if kind == "hcpcs":
+            for item in items:
+                problems.extend(hcpcs_item(item))
+        elif kind == "icd10":
+            if checkable(windows):
+                for item in items:
+                    problems.extend(icd10_item(item, icd))
+            else:
+                not_checked(pos, what, windows)
+
+    for vs in valuesets.values():
+        # an unused set is checked as if for any date (lint reports it unused besides)
+        windows = [rule_window(r) for r in users.get(vs.name, [])] or [ALWAYS]
+        check_items(vs.kind, vs.codes.items, windows, vs.pos, f"value set {vs.name}")
+    for rule in rules:
+        inline: dict[str, list] = {}
+        for kind, item in rule_code_lists(rule):
+            inline.setdefault(kind, []).append(item)
+        for kind, items in inline.items():
+            at = rule.effective_from.pos if rule.effective_from else rule.pos
+            check_items(kind, items, [rule_window(rule)], at, f"rule {rule.id}")
+    for name, (decl, pack_dir) in tables.items():
+        if name in table_data:
+            windows = [rule_window(r) for r in users.get(name, [])] or [ALWAYS]
+            problems.extend(_table_codes(decl, pack_dir, table_data[name], windows, icd,
+                                         checkable))
+    return problems, (icd.label if icd else None)
+
+
+def _table_codes(decl, pack_dir, data, windows, icd, checkable):
+    problems, skipped, shown = [], 0, {}
+    for kind, code, pos, row in table_cells(decl, pack_dir, data, ("icd10", "hcpcs")):
+        if code is None or code == "":
+            continue
+        if kind == "hcpcs":
+            found = hcpcs_code(code, pos)
+        else:
+            row_window = (row[data.date_from] if data.date_from is not None else None,
+                          row[data.date_through] if data.date_through is not None else None)
+            if not checkable([w for w in (intersect(row_window, w) for w in windows) if w]):
+                skipped += 1
+                continue
+            found = icd10_item(ast.Code(code, pos), icd)
+        for severity, diagnostic in found:
+            count = shown[diagnostic.code] = shown.get(diagnostic.code, 0) + 1
+            if count <= TABLE_CAP:
+                problems.append((severity, diagnostic))
+            elif count == TABLE_CAP + 1:
+                problems.append((severity, Diagnostic(
+                    diagnostic.code, decl.pos,
+                    f"table {decl.name} has more {diagnostic.code} problems than the "
+                    f"{TABLE_CAP} shown", "fix those and lint again")))
+    if skipped:
+        problems.append((INFO, Diagnostic(
+            "icd10-not-checked", decl.pos,
+            f"{skipped} row{'s' if skipped != 1 else ''} of table {decl.name} "
+            f"appl{'y' if skipped != 1 else 'ies'} only to dates "
+            f"of service outside {icd.year}, so their ICD-10-CM codes were not checked: lint "
+            f"knows only {icd.label}", "check them against the CMS ICD-10-CM files of those years")))
+    return problems
+
+
+def names_used(rule: ast.Rule) -> list[str]:
+    """The value sets and tables a rule reads."""
+    found = [node.set.name for part in (rule.guard, rule.where, rule.check) for node in walk(part)
+             if isinstance(node, (ast.Membership, ast.Quantified)) and isinstance(node.set, ast.SetName)]
+    if isinstance(rule.check, (ast.RequireUnbundled, ast.RequireUnits)):
+        found.append(rule.check.table)
+    return found
