@@ -27,8 +27,11 @@ class Diagnostic:
     message: str
     hint: str | None = None
 
-    def render(self, source_line: str | None = None) -> str:
-        out = [f"{self.pos}: {self.code}: {self.message}"]
+    def render(self, source_line: str | None = None, severity: str | None = None) -> str:
+        """The problem, its source line with a caret, and the hint; ``severity`` (warning,
+        info) is written before the code where a problem is not simply an error."""
+        label = f"{severity}: {self.code}" if severity else self.code
+        out = [f"{self.pos}: {label}: {self.message}"]
         if source_line is not None:
             gutter = f"{self.pos.line:>5} | "
             out.append(gutter + source_line.rstrip("\n"))
@@ -52,7 +55,7 @@ class PackError(Exception):
 
     def render(self) -> str:
         shown = self.diagnostics[:MAX_SHOWN]
-        parts = [d.render(_source_line(self.sources, d.pos)) for d in shown]
+        parts = [d.render(source_line(self.sources, d.pos)) for d in shown]
         hidden = len(self.diagnostics) - len(shown)
         if hidden:
             parts.append(f"... and {hidden} more problems")
@@ -61,7 +64,8 @@ class PackError(Exception):
         return "\n".join(parts)
 
 
-def _source_line(sources: dict[str, str], pos: Pos) -> str | None:
+def source_line(sources: dict[str, str], pos: Pos) -> str | None:
+    """The line of a file a position points at, from ``sources`` or read from disk."""
     text = sources.get(pos.file)
     if text is None:
         path = Path(pos.file)

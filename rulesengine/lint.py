@@ -26,7 +26,7 @@ from pathlib import Path
 import click
 
 from . import ast
-from .diagnostics import Diagnostic, PackError, _source_line
+from .diagnostics import Diagnostic, PackError, source_line
 from .layers import merge, read_layers
 from .lint_codes import ERROR, INFO, WARNING, check_codes, names_used
 from .lint_rules import compare_rules
@@ -49,15 +49,13 @@ class LintProblem:
     def render(self, sources: dict[str, str]) -> str:
         """``file:line:col: severity: code: message``, the source line, a caret and the hint."""
         d = self.diagnostic
-        # Diagnostic.render writes "pos: code: message"; the severity goes before the code
-        return Diagnostic(f"{self.severity}: {d.code}", d.pos, d.message, d.hint).render(
-            _source_line(sources, d.pos))
+        return d.render(source_line(sources, d.pos), self.severity)
 
     def to_dict(self, sources: dict[str, str]) -> dict:
         d = self.diagnostic
         return {"file": d.pos.file, "line": d.pos.line, "column": d.pos.column,
                 "severity": self.severity, "code": d.code, "message": d.message,
-                "hint": d.hint, "source_line": _source_line(sources, d.pos)}
+                "hint": d.hint, "source_line": source_line(sources, d.pos)}
 
 
 @dataclass
