@@ -1,0 +1,508 @@
+"""``rulesengine explain``: why each rule did or did not fire on a claim, in plain English.
+
+For every rule that could apply to the claim (its claim rules, and its line rules whose
+procedure trigger matches a line; with ``--rule``, that one rule on every line), the
+explanation says what the rule checks, what it saw, whether it fired and which part of
+it decided, whether the date of service was outside its window, where it lives, and a
+suggested fix where the kind of rule has one.
+
+Decisions come from the reference interpreter's own functions (``reference._truth``,
+``_bundled``, ``_over_units``...), so the explanation means what the rules mean; and every
+explanation is held to ``pack.check``: a rule explained as fired must be a finding of the
+compiled evaluator, and the reverse. A disagreement is a bug and is reported loudly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from . import ast
+from .claims_io import ClaimError, read_claims
+from .diagnostics import PackError, did_you_mean
+from .explain_text import (bypass_modifiers, deciding, facts, join, missing_values, noun, render,
+                           say, say_expr, say_rule, say_set, show)
+from .fields import FIELDS
+from .model import Claim, Line
+from .pack import CompiledPack, load_pack
+from .reference import _bundled, _in_set, _in_window, _over_units, _row_in_force, _truth, _value
+from .results import Result, plain
+from .runtime import fields_named
+
+EXIT_CLEAN, EXIT_FIRED, EXIT_ERROR, EXIT_DISAGREES = 0, 1, 2, 3
+
+
+@dataclass
+class Explanation:
+    """One rule on one claim (a claim rule, or a line rule whose `when` fails) or one line."""
+
+    rule_id: str
+    title: str
+    pack: str  # the layer the rule comes from
+    source_file: str
+    source_line: int
+    citation: str | None
+    line: Line | None
+    checks: str  # what the rule checks, as a sentence
+    action: str  # deny line CO-50 N115
+    window: dict
+    outcome: str  # fired, passed, unknown (a value is missing), not-applicable, disabled
+    reason: str
+    values: dict = field(default_factory=dict)
+    fix: str | None = None
+    finding: str | None = None  # the message pack.check gave, when the rule fired
+    problem: str | None = None  # the explanation's own reading disagrees with the reference
+    listed: bool = True
+
+    @property
+    def applies(self) -> bool:
+        return self.outcome in ("fired", "passed", "unknown")
+
+    @property
+    def fired(self) -> bool:
+        return self.outcome == "fired"
+
+    def to_dict(self) -> dict:
+        return {"rule_id": self.rule_id, "title": self.title, "pack": self.pack,
+                "source": {"file": self.source_file, "line": self.source_line},
+                "citation": self.citation,
+                "line": self.line.line_number if self.line is not None else None,
+                "checks": self.checks, "action": self.action, "window": self.window,
+                "applies": self.applies, "fired": self.fired, "outcome": self.outcome,
+                "reason": self.reason, "values": {k: plain(v) for k, v in self.values.items()},
+                "fix": self.fix, "finding": self.finding}
+
+
+@dataclass
+class ClaimExplanation:
+    claim: Claim
+    result: Result  # what pack.check says
+    explanations: list[Explanation]
+    disagreements: list[str]  # empty when the explanation agrees with pack.check
+    payer_note: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"claim_id": self.claim.claim_id, "status": self.result.status,
+                "pack": self.result.pack.to_dict(), "agrees_with_check": not self.disagreements,
+                "disagreements": self.disagreements,
+                "explanations": [e.to_dict() for e in self.explanations]}
+
+
+def explain_claim(pack: CompiledPack, claim: Claim, rule_id: str | None = None) -> ClaimExplanation:
+    """Explain the rules of ``pack`` on ``claim`` (only ``rule_id``, on every line, if given)."""
+    rules = [r for r in pack._checked.rules if rule_id is None or r.id == rule_id]
+    checked = pack._checked
+    # a line rule whose claim condition ('when') fails is explained once, for the whole claim
+    every = [_explain(pack, rule, claim, line) for rule in rules for line in (
+        claim.lines if rule.per_line and (rule.guard is None or _truth(checked, rule.guard, claim, None))
+        else (None,))]
+    for e in every:
+        e.listed = e.listed or rule_id is not None or e.fired
+    result = pack.check(claim)
+    disagreements = _agreement(every, result, {r.id for r in rules})
+    payers = [pack.id, *map(str, pack.meta.get("payer_ids") or [])]
+    note = (None if claim.payer_id in payers else
+            f"the claim's payer is '{claim.payer_id}'; pack {pack.id} is for payer {', '.join(payers)}")
+    shown = sorted((e for e in every if e.listed), key=lambda e: e.line.line_number if e.line else 0)
+    return ClaimExplanation(claim, result, shown, disagreements, note)
+
+
+# ---- one rule on one claim or line ----------------------------------------------------------
+
+def _explain(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | None) -> Explanation:
+    checked, facts_of = pack._checked, pack._facts[rule.id]
+    day = line.service_date if line is not None else claim.first_service_date
+    action = rule.action
+    e = Explanation(
+        rule.id, rule.title, facts_of.pack, facts_of.source_file, rule.pos.line,
+        rule.citation.value if rule.citation else None, line, say_rule(rule, checked),
+        " ".join([action.severity, action.scope, action.adjustment, *(r.text for r in action.rarcs)]),
+        {"from": rule.effective_from.text if rule.effective_from else None,
+         "through": rule.effective_through.text if rule.effective_through else None,
+         "date_of_service": day.isoformat(), "inside": _in_window(rule, day)},
+        "passed", "", {p: get(claim, line) for p, get in facts_of.getters
+                       if line is not None or not FIELDS[p].needs_line},
+        listed=_triggered(checked, rule, claim, line))
+    outside = _not_selected(checked, rule, claim, line, day)
+    if outside:
+        e.outcome, e.reason = "not-applicable", "does not apply: " + join(outside)
+        return e
+    check = rule.check
+    if isinstance(check, ast.Require):
+        _require(checked, rule, claim, line, e)
+    elif isinstance(check, ast.RequireUnbundled):
+        _bundling(checked, check, claim, line, e)
+    else:
+        _units(checked, check, claim, line, e)
+    return e
+
+
+def _not_selected(checked, rule, claim, line, day) -> list[str]:
+    """Why the rule does not look at this claim or line, in the reference's order."""
+    why = []
+    if not _in_window(rule, day) and (line is not None or not rule.per_line):
+        what = "the line's date of service" if line is not None else "the claim's first date of service"
+        start, end = rule.effective_from, rule.effective_through
+        if start and day.isoformat() < start.text:
+            why.append(f"{what} {day.isoformat()} is before the rule takes effect on {start.text}")
+        else:
+            why.append(f"{what} {day.isoformat()} is after the rule's last day, {end.text}")
+    for cond, what, on in ((rule.guard, "claims", None), (rule.where, "lines", line)):
+        if cond is None or (what == "lines" and line is None):
+            continue
+        if _truth(checked, cond, claim, on) is not True:
+            seen = join([facts(checked, leaf, claim, on) for leaf in deciding(checked, cond, claim, on)])
+            why.append(f"the rule is only for {what} where {say(cond, checked)}; here {seen}")
+    return why
+
+
+def _triggered(checked, rule, claim, line) -> bool:
+    """Whether a rule is worth showing without --rule: a claim rule always; a line rule
+    when the procedure part of its 'where' matches the line (its whole 'where' when none
+    names the procedure) and, for a table check, the table has a row for the line's code."""
+    if line is None:  # a claim rule; or a line rule whose 'when' fails, shown if a line triggers it
+        return not rule.per_line or any(_triggered(checked, rule, claim, ln) for ln in claim.lines)
+    if rule.where is not None:
+        parts = rule.where.items if isinstance(rule.where, ast.AllOf) else (rule.where,)
+        on_code = [p for p in parts if "line.procedure" in fields_named(p)] or [rule.where]
+        if not all(_truth(checked, p, claim, line) is True for p in on_code):
+            return False
+    check = rule.check
+    if isinstance(check, ast.RequireUnbundled):
+        table = checked.tables[check.table]
+        c1, c2 = table.index("column1"), table.index("column2")
+        others = {o.procedure for o in claim.lines if o is not line}
+        return any(r[c2] == line.procedure and r[c1] in others for r in table.rows)
+    if isinstance(check, ast.RequireUnits):
+        table = checked.tables[check.table]
+        return any(r[table.index("code")] == line.procedure for r in table.rows)
+    return True
+
+
+# ---- plain requirements ---------------------------------------------------------------------------
+
+def _require(checked, rule, claim, line, e: Explanation):
+    cond = rule.check.condition
+    value = _truth(checked, cond, claim, line)
+    leaves = deciding(checked, cond, claim, line)
+    seen = join([facts(checked, leaf, claim, line) for leaf in leaves])
+    if value is None:
+        e.outcome = "unknown"
+        e.reason = (f"cannot tell: {join([m + ' is missing' for m in missing_values(checked, cond, claim, line)])}, "
+                    "so the requirement is unknown and the rule does not fire (a rule never fires on "
+                    "missing data)")
+    elif value:
+        e.reason = f"requirement met: {seen}"
+    else:
+        e.outcome, e.reason = "fired", f"requirement not met: {seen}"
+        fixes = []
+        places = [_AUTH_PLACES[leaf.expr.path].format(line=line.line_number if line else "")
+                  for leaf in leaves if isinstance(leaf, ast.Presence) and leaf.present
+                  and getattr(leaf.expr, "path", "") in _AUTH_PLACES]
+        if places:
+            fixes.append("Put the prior authorization number " + " or ".join(places) + ".")
+        for leaf in leaves:
+            for fix in _leaf_fix(checked, leaf, claim, line):
+                if fix not in fixes:
+                    fixes.append(fix)
+        e.fix = " ".join(fixes) or None
+
+
+#: where a prior authorization number goes, for the fields a rule accepts it in
+_AUTH_PLACES = {
+    "claim.prior_authorization": "on the claim (claim.prior_authorization; on an 837, loop 2300 REF*G1)",
+    "line.prior_authorization": "on line {line} (line.prior_authorization)",
+}
+
+
+def _leaf_fix(checked, leaf, claim, line):
+    """Suggestions for one failing part of a requirement, by what it tests."""
+    if _truth(checked, leaf, claim, line) is not False:
+        return
+    paths = fields_named(leaf)
+    if isinstance(leaf, ast.Presence) and leaf.present:
+        path = leaf.expr.path if isinstance(leaf.expr, ast.Field) else ""
+        if path and path not in _AUTH_PLACES:
+            yield f"Fill in {noun(path)} ({path})."
+    elif isinstance(leaf, ast.Comparison) and "claim.received_date" in paths:
+        if (late := _days_late(leaf, claim, line)):
+            yield late
+    elif isinstance(leaf, ast.Quantified) and leaf.field.path.endswith(".diagnosis"):
+        if (text := _diagnosis_fix(checked, leaf, claim, line)):
+            yield text
+    elif any(p.startswith("patient.") for p in paths):
+        sex = "patient.sex" in paths
+        seen = ", ".join(f"{noun(p)} is {show(FIELDS[p].get(claim, line), FIELDS[p].type)}"
+                         for p in paths if p.startswith("patient."))
+        if not sex and line is not None:
+            seen += f" on {line.service_date.isoformat()} (born {show(claim.birth_date)})"
+        code = f"{line.procedure} is" if line is not None and line.procedure else "the procedure codes are"
+        yield (f"The rule requires that {say(leaf, checked)}, and {seen}: check the patient's "
+               f"{'recorded sex' if sex else 'birth date'}, and that {code} right for this patient.")
+
+
+def _days_late(leaf: ast.Comparison, claim, line) -> str | None:
+    """'Filed 14 days late ...' for a filing limit: the received date must come first."""
+    left, right = _value(leaf.left, claim, line), _value(leaf.right, claim, line)
+    received_left = "claim.received_date" in fields_named(leaf.left)
+    if leaf.op in ("=", "!=") or received_left != (leaf.op in ("<", "<=")) or left is None or right is None:
+        return None
+    late = abs((left - right).days) + (1 if leaf.op in ("<", ">") else 0)
+    limit_side = leaf.right if received_left else leaf.left
+    plain_received = isinstance(leaf.left if received_left else leaf.right, ast.Field)
+    last = right if received_left else left
+    if leaf.op in ("<", ">"):
+        last = None  # the last day is the day before; say only how late
+    deadline = (f" (received {claim.received_date.isoformat()}; the last day to file was "
+                f"{last.isoformat()}, {say_expr(limit_side)})" if plain_received and last else "")
+    return (f"Filed {late} day{'s' if late != 1 else ''} late{deadline}. Correcting the claim cannot "
+            "make it timely; only an exception to the filing limit that the payer accepts can.")
+
+
+def _diagnosis_fix(checked, leaf: ast.Quantified, claim, line) -> str | None:
+    """For 'any ... diagnosis in SET': the diagnoses seen, none in the set, and any diagnosis
+    of the claim in the set that the line does not point to."""
+    if leaf.quantifier != "any":
+        return None  # the reason names the diagnoses that break 'all' or 'no'
+    values = _value(leaf.field, claim, line)
+    where = say_set(leaf.set, "icd10", checked, sized=False)
+    owner = f"line {line.line_number}" if leaf.field.path == "line.diagnosis" and line else "the claim"
+    text = (f"The diagnoses on {owner} are {show(values)}, and none of them is {where}: if the "
+            f"medical record supports a diagnosis {where}, code it and point the line to it.")
+    if owner != "the claim":
+        unpointed = [f"{d} (diagnosis {n})" for n, d in enumerate(claim.diagnoses, 1)
+                     if d not in values and _in_set(checked, leaf.set, "icd10", d)]
+        if unpointed:
+            text += (f" The claim has {', '.join(unpointed)}, {where}, but {owner} does not point "
+                     "to it: add the pointer if it is the reason for the service.")
+    return text
+
+
+# ---- table checks ------------------------------------------------------------------------------------
+
+def _row_dates(table, rows) -> str:
+    """' (from 2018-07-01 through 2026-06-30)': when the rows are in force; nothing when the
+    table has no row dates."""
+    if table.date_from is None:
+        return ""
+    spans = []
+    for row in rows[:3]:
+        start, end = row[table.date_from], row[table.date_through] if table.date_through is not None else None
+        spans.append(f"from {start.isoformat() if start else 'the start'}"
+                     + (f" through {end.isoformat()}" if end else " with no end date"))
+    return f" ({'; '.join(spans)})"
+
+
+def _bundling(checked, check: ast.RequireUnbundled, claim, line, e: Explanation):
+    table, bypass = checked.tables[check.table], bypass_modifiers(check)
+    c1, c2, mi = table.index("column1"), table.index("column2"), table.index("modifier_indicator")
+    day, code, name = line.service_date, line.procedure, check.table
+    # the rows with this code in column two, read once: a quarter's NCCI file is large
+    mine = dataclasses.replace(table, rows=tuple(r for r in table.rows if r[c2] == code))
+    notes, first = [], None  # why each pair on the claim does or does not deny this line
+    for other in (o for o in claim.lines if o is not line and o.procedure):
+        rows = [r for r in mine.rows if r[c1] == other.procedure]
+        row = _row_in_force(mine, lambda r, o=other: r[c1] == o.procedure, day)
+        pair = f"{name} pairs {code} with {other.procedure} (line {other.line_number})"
+        if not rows:
+            continue
+        if other.service_date != day:
+            notes.append(f"{pair}, but that line is on another date, {other.service_date}")
+        elif row is None:
+            notes.append(f"{pair}, but {'its row is' if len(rows) == 1 else 'its rows are'} not in "
+                         f"force on {day}{_row_dates(table, rows)}")
+        elif row[mi] == 9:
+            notes.append(f"{pair}, with modifier indicator 9 on {day}, so the pair is not applied")
+        elif row[mi] == 1 and (used := [m for m in line.modifiers if m in bypass]):
+            notes.append(f"{pair}, with modifier indicator 1, and modifier {', '.join(used)} on "
+                         "this line bypasses it")
+        elif first is None:
+            first = (other, row)
+    verdict = _bundled(checked, check, claim, line)
+    if (first is None) != (verdict is None) or (first and first[0].line_number != verdict["column1_line"]):
+        e.problem = (f"{e.rule_id} on line {line.line_number}: the explanation's reading of {name} "
+                     "differs from the reference interpreter's")
+    if verdict is None or first is None:
+        e.reason = "requirement met: " + (join(notes) or f"in {name}, {code} is not the column-two code of any other line's procedure")
+        return
+    (other, row), indicator = first, verdict["modifier_indicator"]
+    e.outcome = "fired"
+    e.values.update(verdict)
+    tail = {0: ", which no modifier bypasses",
+            1: f", and this line has none of the bypass modifiers {', '.join(bypass)} (its modifiers: "
+               f"{show(line.modifiers)})"}.get(indicator, "")
+    e.reason = (f"requirement not met: {code} is the column-two code of {other.procedure} on line "
+                f"{other.line_number}, both on {day}; the row of {name} for the pair"
+                f"{' in force then' if table.date_from is not None else ''}{_row_dates(table, [row])} "
+                f"has modifier indicator {indicator}{tail}")
+    if indicator == 1:
+        x = [m for m in bypass if m != "59"]
+        mods = "/".join(x) + (" (or 59)" if "59" in bypass and x else "59" if "59" in bypass else "")
+        e.fix = (f"If the service was distinct, add {mods} to the column-two line (line "
+                 f"{line.line_number}, {code}); otherwise {code} is not paid with {other.procedure}.")
+    elif indicator == 0:
+        e.fix = (f"No modifier can bypass this pair (modifier indicator 0): {code} is not paid with "
+                 f"{other.procedure} on the same date of service.")
+
+
+def _units(checked, check: ast.RequireUnits, claim, line, e: Explanation):
+    table, name = checked.tables[check.table], check.table
+    code_at, limit_at, mai_at = table.index("code"), table.index("limit"), table.index("adjudication")
+    day, code = line.service_date, line.procedure
+    row, over = _row_in_force(table, lambda r: r[code_at] == code, day), False
+    if row is None:
+        rows = [r for r in table.rows if r[code_at] == code]
+        e.reason = "requirement met: " + (
+            f"the rows of {name} for {code} are not in force on {day}{_row_dates(table, rows)}"
+            if rows else f"{name} has no limit for {code}")
+    else:
+        mai, limit = row[mai_at], row[limit_at]
+        same = [o for o in claim.lines if o.procedure == code and o.service_date == day]
+        lines = ", ".join(f"line {o.line_number}: {show(o.units)}" for o in same)
+        if mai in (2, 3):  # a date-of-service edit: the day's units of the code, as _over_units counts them
+            billed = sum(o.units for o in same)
+            how = (f"adjudication indicator {mai} (a date-of-service edit, {'policy' if mai == 2 else 'clinical'}): "
+                   f"the units of {code} on {day}, added up over the claim's lines, are {show(billed)} ({lines})")
+        else:
+            billed = line.units
+            how = f"adjudication indicator {mai} (a claim-line edit): the line has {_units_of(billed)}"
+        over, by = billed > limit, billed - limit
+        e.values.update({"limit": limit, "units_billed": billed, "adjudication": mai})
+        e.reason = (f"requirement {'not met' if over else 'met'}: {how}, "
+                    + (f"over the MUE of {show(limit)} by {show(by)}" if over else f"within the MUE of {show(limit)}"))
+        if over and mai not in (2, 3):
+            e.fix = f"Units over the limit by {show(by)}: bill at most {_units_of(limit)} of {code} on this line."
+        elif over:
+            e.fix = (f"The units of {code} summed on {day} are {show(billed)} ({lines}), {show(by)} over the "
+                     f"limit of {show(limit)}. " + (
+                         "Indicator 2 is an absolute limit based on policy: units above it are not paid; "
+                         f"bill at most {_units_of(limit)} of {code} on that date." if mai == 2 else
+                         "Indicator 3 is a limit based on clinical data: units above it may be paid on "
+                         "appeal with documentation of medical necessity."))
+    verdict = _over_units(checked, check, claim, line)
+    if over != (verdict is not None):
+        e.problem = (f"{e.rule_id} on line {line.line_number}: the explanation's count of units "
+                     "differs from the reference interpreter's")
+    if verdict is not None:
+        e.outcome = "fired"
+        e.values.update(verdict)
+
+
+def _units_of(n) -> str:
+    return f"{show(n)} unit{'' if n == 1 else 's'}"
+
+
+# ---- held to pack.check ------------------------------------------------------------------------
+
+def _agreement(every: list[Explanation], result: Result, rule_ids: set[str]) -> list[str]:
+    """Every rule explained as fired is a finding of pack.check, and every finding of the rules
+    explained is explained as fired. Also fills in each fired explanation's finding message."""
+    scopes = {}
+    expected: list[tuple[str, int | None]] = []
+    for e in every:
+        if not e.fired:
+            continue
+        on_line = e.line is not None and e.action.split()[1] == "line"
+        key = (e.rule_id, e.line.line_number if on_line else None)
+        if key not in expected:
+            expected.append(key)
+            scopes[key] = e
+        else:  # a line rule that denies the claim reports it once, from its first failing line
+            e.reason += f"; the claim's one finding for this rule comes from line {scopes[key].line.line_number}"
+    actual = [(f.rule_id, f.line_number) for f in result.findings if f.rule_id in rule_ids]
+    problems = [e.problem for e in every if e.problem]
+    where = (lambda key: f"line {key[1]}" if key[1] is not None else "the claim")
+    for key in actual:
+        if key not in expected:
+            problems.append(f"pack.check reports {key[0]} on {where(key)}, but this explanation says it did not fire")
+    for key in expected:
+        if key not in actual:
+            problems.append(f"this explanation says {key[0]} fired on {where(key)}, but pack.check has no such finding")
+    for f in result.findings:
+        if (f.rule_id, f.line_number) in scopes:
+            scopes[(f.rule_id, f.line_number)].finding = f.message
+    return problems
+
+
+# ---- the command ---------------------------------------------------------------------------------
+
+def _disabled(pack_dir: str, rule_id: str | None):
+    """The layer that disables ``rule_id`` (where, and why), or None; with no id, every
+    disabled rule id. The compiled pack keeps no trace of a disabled rule, so read the layers."""
+    from .layers import read_layers
+    from .runtime import _shown_path
+    layers, _ = read_layers(Path(pack_dir), {})
+    offs = [(layer, off) for layer in layers for f in layer.files for off in f.disables]
+    if rule_id is None:
+        return [off.rule_id for _, off in offs]
+    for layer, off in offs:
+        if off.rule_id == rule_id:
+            return layer.id, _shown_path(Path(off.pos.file), layer.dir), off.pos.line, off.reason.value
+    return None
+
+
+@click.command("explain")
+@click.argument("claim_file", metavar="CLAIM")
+@click.option("--pack", "pack_dir", required=True, type=click.Path(file_okay=False),
+              help="The rule pack folder (holding pack.yaml).")
+@click.option("--rule", "rule_id", help="Explain only this rule, on every line, even where it does not apply.")
+@click.option("--claim-id", help="Explain only this claim of the file.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def command(claim_file, pack_dir, rule_id, claim_id, fmt):
+    """Explain why each rule of a pack fired or passed on the claims in CLAIM.
+
+    Exit status: 0 no rule fired, 1 a rule fired, 2 a usage error, a broken pack or an
+    unreadable claim, 3 the explanation disagrees with `rulesengine check` (a bug).
+    """
+    try:
+        pack = load_pack(pack_dir)
+    except PackError as error:
+        click.echo(error.render(), err=True)
+        sys.exit(EXIT_ERROR)
+    disabled = None
+    if rule_id is not None and rule_id not in pack._facts:
+        disabled = _disabled(pack_dir, rule_id)
+        if disabled is None:
+            known = [*pack._facts, *_disabled(pack_dir, None)]
+            hint = did_you_mean(rule_id, known) or "its rules: " + ", ".join(pack._facts)
+            raise click.UsageError(f"pack {pack.id} has no rule {rule_id}; {hint}")
+    if claim_file != "-" and not Path(claim_file).is_file():
+        raise click.UsageError(f"no such claims file: {claim_file}")
+    items = list(read_claims(claim_file))
+    errors = [i for i in items if isinstance(i, ClaimError)]
+    claims = [i for i in items if not isinstance(i, ClaimError)]
+    if claim_id is not None:
+        ids = [c.claim_id for c in claims] + [e.claim_id for e in errors if e.claim_id]
+        claims = [c for c in claims if c.claim_id == claim_id]
+        errors = [e for e in errors if e.claim_id == claim_id]
+        if not claims and not errors:
+            hint = did_you_mean(claim_id, ids) or "its claims: " + ", ".join(ids)
+            raise click.UsageError(f"{claim_file} has no claim {claim_id}; {hint}")
+    for error in errors:
+        click.echo(f"unreadable: {error}", err=True)
+    explained = [explain_claim(pack, c, rule_id) if disabled is None else _explain_disabled(pack, c, rule_id, disabled)
+                 for c in claims]
+    if fmt == "json":
+        click.echo(json.dumps([x.to_dict() for x in explained], indent=2))
+    else:
+        click.echo(render(explained, pack.info), nl=False)
+    for x in explained:
+        for problem in x.disagreements:
+            click.echo(f"DISAGREEMENT on claim {x.claim.claim_id}: {problem}", err=True)
+    if any(x.disagreements for x in explained):
+        sys.exit(EXIT_DISAGREES)
+    if errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FIRED if any(e.fired for x in explained for e in x.explanations) else EXIT_CLEAN)
+
+
+def _explain_disabled(pack, claim, rule_id, disabled) -> ClaimExplanation:
+    layer, file, line, reason = disabled
+    e = Explanation(rule_id, "", layer, file, line, None, None, "", "", {}, "disabled",
+                    f"does not apply: pack {layer} disables rule {rule_id} because \"{reason}\"")
+    return ClaimExplanation(claim, pack.check(claim), [e], [])
