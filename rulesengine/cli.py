@@ -6,15 +6,14 @@ broken pack or an unreadable claim (the readable claims are still checked and re
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .atomic import replacing
 from .claims_io import ClaimError, iter_claim_files, read_claims
 from .diagnostics import PackError
 from .pack import PackSet, load_pack
@@ -96,15 +95,8 @@ def _destination(output: str | None):
     if not output:
         yield sys.stdout
         return
-    target = Path(output)
-    fd, temp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yield handle
-        os.replace(temp, target)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    with replacing(Path(output)) as handle:
+        yield handle
 
 
 def _add_pack_commands():

@@ -6,15 +6,17 @@ explanation says what the rule checks, what it saw, whether it fired and which p
 it decided, whether the date of service was outside its window, where it lives, and a
 suggested fix where the kind of rule has one.
 
-Decisions come from the reference interpreter's own functions (``reference._truth``,
-``_bundled``, ``_over_units``...), so the explanation means what the rules mean; and every
+Decisions come from the reference interpreter's own functions (``reference.truth``,
+``bundled``, ``over_units``...), so the explanation means what the rules mean; and every
 explanation is held to ``pack.check``: a rule explained as fired must be a finding of the
 compiled evaluator, and the reverse. A disagreement is a bug and is reported loudly.
+
+The sentences come from ``explain_text``, the NCCI and MUE walk-throughs from
+``explain_tables``, and the text report from ``explain_report``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from dataclasses import dataclass, field
@@ -22,15 +24,16 @@ from pathlib import Path
 
 import click
 
-from . import ast
+from . import ast, reference
 from .claims_io import ClaimError, read_claims
 from .diagnostics import PackError, did_you_mean
-from .explain_text import (bypass_modifiers, deciding, facts, join, missing_values, noun, render,
-                           say, say_expr, say_rule, say_set, show)
+from .explain_report import render
+from .explain_tables import explain_bundling, explain_units
+from .explain_text import (deciding, facts, join, missing_values, noun, say, say_expr, say_rule, say_set,
+                           show)
 from .fields import FIELDS
 from .model import Claim, Line
 from .pack import CompiledPack, load_pack
-from .reference import _bundled, _in_set, _in_window, _over_units, _row_in_force, _truth, _value
 from .results import Result, plain
 from .runtime import fields_named
 
@@ -99,7 +102,7 @@ def explain_claim(pack: CompiledPack, claim: Claim, rule_id: str | None = None) 
     checked = pack._checked
     # a line rule whose claim condition ('when') fails is explained once, for the whole claim
     every = [_explain(pack, rule, claim, line) for rule in rules for line in (
-        claim.lines if rule.per_line and (rule.guard is None or _truth(checked, rule.guard, claim, None))
+        claim.lines if rule.per_line and (rule.guard is None or reference.truth(checked, rule.guard, claim, None))
         else (None,))]
     for e in every:
         e.listed = e.listed or rule_id is not None or e.fired
@@ -124,7 +127,7 @@ def _explain(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | None
         " ".join([action.severity, action.scope, action.adjustment, *(r.text for r in action.rarcs)]),
         {"from": rule.effective_from.text if rule.effective_from else None,
          "through": rule.effective_through.text if rule.effective_through else None,
-         "date_of_service": day.isoformat(), "inside": _in_window(rule, day)},
+         "date_of_service": day.isoformat(), "inside": reference.in_window(rule, day)},
         "passed", "", {p: get(claim, line) for p, get in facts_of.getters
                        if line is not None or not FIELDS[p].needs_line},
         listed=_triggered(checked, rule, claim, line))
@@ -136,16 +139,16 @@ def _explain(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | None
     if isinstance(check, ast.Require):
         _require(checked, rule, claim, line, e)
     elif isinstance(check, ast.RequireUnbundled):
-        _bundling(checked, check, claim, line, e)
+        explain_bundling(checked, check, claim, line, e)
     else:
-        _units(checked, check, claim, line, e)
+        explain_units(checked, check, claim, line, e)
     return e
 
 
 def _not_selected(checked, rule, claim, line, day) -> list[str]:
     """Why the rule does not look at this claim or line, in the reference's order."""
     why = []
-    if not _in_window(rule, day) and (line is not None or not rule.per_line):
+    if not reference.in_window(rule, day) and (line is not None or not rule.per_line):
         what = "the line's date of service" if line is not None else "the claim's first date of service"
         start, end = rule.effective_from, rule.effective_through
         if start and day.isoformat() < start.text:
@@ -155,7 +158,7 @@ def _not_selected(checked, rule, claim, line, day) -> list[str]:
     for cond, what, on in ((rule.guard, "claims", None), (rule.where, "lines", line)):
         if cond is None or (what == "lines" and line is None):
             continue
-        if _truth(checked, cond, claim, on) is not True:
+        if reference.truth(checked, cond, claim, on) is not True:
             seen = join([facts(checked, leaf, claim, on) for leaf in deciding(checked, cond, claim, on)])
             why.append(f"the rule is only for {what} where {say(cond, checked)}; here {seen}")
     return why
@@ -170,7 +173,7 @@ def _triggered(checked, rule, claim, line) -> bool:
     if rule.where is not None:
         parts = rule.where.items if isinstance(rule.where, ast.AllOf) else (rule.where,)
         on_code = [p for p in parts if "line.procedure" in fields_named(p)] or [rule.where]
-        if not all(_truth(checked, p, claim, line) is True for p in on_code):
+        if not all(reference.truth(checked, p, claim, line) is True for p in on_code):
             return False
     check = rule.check
     if isinstance(check, ast.RequireUnbundled):
@@ -188,7 +191,7 @@ def _triggered(checked, rule, claim, line) -> bool:
 
 def _require(checked, rule, claim, line, e: Explanation):
     cond = rule.check.condition
-    value = _truth(checked, cond, claim, line)
+    value = reference.truth(checked, cond, claim, line)
     leaves = deciding(checked, cond, claim, line)
     seen = join([facts(checked, leaf, claim, line) for leaf in leaves])
     if value is None:
@@ -222,7 +225,7 @@ _AUTH_PLACES = {
 
 def _leaf_fix(checked, leaf, claim, line):
     """Suggestions for one failing part of a requirement, by what it tests."""
-    if _truth(checked, leaf, claim, line) is not False:
+    if reference.truth(checked, leaf, claim, line) is not False:
         return
     paths = fields_named(leaf)
     if isinstance(leaf, ast.Presence) and leaf.present:
@@ -248,7 +251,7 @@ def _leaf_fix(checked, leaf, claim, line):
 
 def _days_late(leaf: ast.Comparison, claim, line) -> str | None:
     """'Filed 14 days late ...' for a filing limit: the received date must come first."""
-    left, right = _value(leaf.left, claim, line), _value(leaf.right, claim, line)
+    left, right = reference.value(leaf.left, claim, line), reference.value(leaf.right, claim, line)
     received_left = "claim.received_date" in fields_named(leaf.left)
     if leaf.op in ("=", "!=") or received_left != (leaf.op in ("<", "<=")) or left is None or right is None:
         return None
@@ -269,132 +272,18 @@ def _diagnosis_fix(checked, leaf: ast.Quantified, claim, line) -> str | None:
     of the claim in the set that the line does not point to."""
     if leaf.quantifier != "any":
         return None  # the reason names the diagnoses that break 'all' or 'no'
-    values = _value(leaf.field, claim, line)
+    values = reference.value(leaf.field, claim, line)
     where = say_set(leaf.set, "icd10", checked, sized=False)
     owner = f"line {line.line_number}" if leaf.field.path == "line.diagnosis" and line else "the claim"
     text = (f"The diagnoses on {owner} are {show(values)}, and none of them is {where}: if the "
             f"medical record supports a diagnosis {where}, code it and point the line to it.")
     if owner != "the claim":
         unpointed = [f"{d} (diagnosis {n})" for n, d in enumerate(claim.diagnoses, 1)
-                     if d not in values and _in_set(checked, leaf.set, "icd10", d)]
+                     if d not in values and reference.in_set(checked, leaf.set, "icd10", d)]
         if unpointed:
             text += (f" The claim has {', '.join(unpointed)}, {where}, but {owner} does not point "
                      "to it: add the pointer if it is the reason for the service.")
     return text
-
-
-# ---- table checks ------------------------------------------------------------------------------------
-
-def _row_dates(table, rows) -> str:
-    """' (from 2018-07-01 through 2026-06-30)': when the rows are in force; nothing when the
-    table has no row dates."""
-    if table.date_from is None:
-        return ""
-    spans = []
-    for row in rows[:3]:
-        start, end = row[table.date_from], row[table.date_through] if table.date_through is not None else None
-        spans.append(f"from {start.isoformat() if start else 'the start'}"
-                     + (f" through {end.isoformat()}" if end else " with no end date"))
-    return f" ({'; '.join(spans)})"
-
-
-def _bundling(checked, check: ast.RequireUnbundled, claim, line, e: Explanation):
-    table, bypass = checked.tables[check.table], bypass_modifiers(check)
-    c1, c2, mi = table.index("column1"), table.index("column2"), table.index("modifier_indicator")
-    day, code, name = line.service_date, line.procedure, check.table
-    # the rows with this code in column two, read once: a quarter's NCCI file is large
-    mine = dataclasses.replace(table, rows=tuple(r for r in table.rows if r[c2] == code))
-    notes, first = [], None  # why each pair on the claim does or does not deny this line
-    for other in (o for o in claim.lines if o is not line and o.procedure):
-        rows = [r for r in mine.rows if r[c1] == other.procedure]
-        row = _row_in_force(mine, lambda r, o=other: r[c1] == o.procedure, day)
-        pair = f"{name} pairs {code} with {other.procedure} (line {other.line_number})"
-        if not rows:
-            continue
-        if other.service_date != day:
-            notes.append(f"{pair}, but that line is on another date, {other.service_date}")
-        elif row is None:
-            notes.append(f"{pair}, but {'its row is' if len(rows) == 1 else 'its rows are'} not in "
-                         f"force on {day}{_row_dates(table, rows)}")
-        elif row[mi] == 9:
-            notes.append(f"{pair}, with modifier indicator 9 on {day}, so the pair is not applied")
-        elif row[mi] == 1 and (used := [m for m in line.modifiers if m in bypass]):
-            notes.append(f"{pair}, with modifier indicator 1, and modifier {', '.join(used)} on "
-                         "this line bypasses it")
-        elif first is None:
-            first = (other, row)
-    verdict = _bundled(checked, check, claim, line)
-    if (first is None) != (verdict is None) or (first and first[0].line_number != verdict["column1_line"]):
-        e.problem = (f"{e.rule_id} on line {line.line_number}: the explanation's reading of {name} "
-                     "differs from the reference interpreter's")
-    if verdict is None or first is None:
-        e.reason = "requirement met: " + (join(notes) or f"in {name}, {code} is not the column-two code of any other line's procedure")
-        return
-    (other, row), indicator = first, verdict["modifier_indicator"]
-    e.outcome = "fired"
-    e.values.update(verdict)
-    tail = {0: ", which no modifier bypasses",
-            1: f", and this line has none of the bypass modifiers {', '.join(bypass)} (its modifiers: "
-               f"{show(line.modifiers)})"}.get(indicator, "")
-    e.reason = (f"requirement not met: {code} is the column-two code of {other.procedure} on line "
-                f"{other.line_number}, both on {day}; the row of {name} for the pair"
-                f"{' in force then' if table.date_from is not None else ''}{_row_dates(table, [row])} "
-                f"has modifier indicator {indicator}{tail}")
-    if indicator == 1:
-        x = [m for m in bypass if m != "59"]
-        mods = "/".join(x) + (" (or 59)" if "59" in bypass and x else "59" if "59" in bypass else "")
-        e.fix = (f"If the service was distinct, add {mods} to the column-two line (line "
-                 f"{line.line_number}, {code}); otherwise {code} is not paid with {other.procedure}.")
-    elif indicator == 0:
-        e.fix = (f"No modifier can bypass this pair (modifier indicator 0): {code} is not paid with "
-                 f"{other.procedure} on the same date of service.")
-
-
-def _units(checked, check: ast.RequireUnits, claim, line, e: Explanation):
-    table, name = checked.tables[check.table], check.table
-    code_at, limit_at, mai_at = table.index("code"), table.index("limit"), table.index("adjudication")
-    day, code = line.service_date, line.procedure
-    row, over = _row_in_force(table, lambda r: r[code_at] == code, day), False
-    if row is None:
-        rows = [r for r in table.rows if r[code_at] == code]
-        e.reason = "requirement met: " + (
-            f"the rows of {name} for {code} are not in force on {day}{_row_dates(table, rows)}"
-            if rows else f"{name} has no limit for {code}")
-    else:
-        mai, limit = row[mai_at], row[limit_at]
-        same = [o for o in claim.lines if o.procedure == code and o.service_date == day]
-        lines = ", ".join(f"line {o.line_number}: {show(o.units)}" for o in same)
-        if mai in (2, 3):  # a date-of-service edit: the day's units of the code, as _over_units counts them
-            billed = sum(o.units for o in same)
-            how = (f"adjudication indicator {mai} (a date-of-service edit, {'policy' if mai == 2 else 'clinical'}): "
-                   f"the units of {code} on {day}, added up over the claim's lines, are {show(billed)} ({lines})")
-        else:
-            billed = line.units
-            how = f"adjudication indicator {mai} (a claim-line edit): the line has {_units_of(billed)}"
-        over, by = billed > limit, billed - limit
-        e.values.update({"limit": limit, "units_billed": billed, "adjudication": mai})
-        e.reason = (f"requirement {'not met' if over else 'met'}: {how}, "
-                    + (f"over the MUE of {show(limit)} by {show(by)}" if over else f"within the MUE of {show(limit)}"))
-        if over and mai not in (2, 3):
-            e.fix = f"Units over the limit by {show(by)}: bill at most {_units_of(limit)} of {code} on this line."
-        elif over:
-            e.fix = (f"The units of {code} summed on {day} are {show(billed)} ({lines}), {show(by)} over the "
-                     f"limit of {show(limit)}. " + (
-                         "Indicator 2 is an absolute limit based on policy: units above it are not paid; "
-                         f"bill at most {_units_of(limit)} of {code} on that date." if mai == 2 else
-                         "Indicator 3 is a limit based on clinical data: units above it may be paid on "
-                         "appeal with documentation of medical necessity."))
-    verdict = _over_units(checked, check, claim, line)
-    if over != (verdict is not None):
-        e.problem = (f"{e.rule_id} on line {line.line_number}: the explanation's count of units "
-                     "differs from the reference interpreter's")
-    if verdict is not None:
-        e.outcome = "fired"
-        e.values.update(verdict)
-
-
-def _units_of(n) -> str:
-    return f"{show(n)} unit{'' if n == 1 else 's'}"
 
 
 # ---- held to pack.check ------------------------------------------------------------------------
@@ -435,14 +324,14 @@ def _disabled(pack_dir: str, rule_id: str | None):
     """The layer that disables ``rule_id`` (where, and why), or None; with no id, every
     disabled rule id. The compiled pack keeps no trace of a disabled rule, so read the layers."""
     from .layers import read_layers
-    from .runtime import _shown_path
+    from .runtime import shown_path
     layers, _ = read_layers(Path(pack_dir), {})
     offs = [(layer, off) for layer in layers for f in layer.files for off in f.disables]
     if rule_id is None:
         return [off.rule_id for _, off in offs]
     for layer, off in offs:
         if off.rule_id == rule_id:
-            return layer.id, _shown_path(Path(off.pos.file), layer.dir), off.pos.line, off.reason.value
+            return layer.id, shown_path(Path(off.pos.file), layer.dir), off.pos.line, off.reason.value
     return None
 
 

@@ -1,22 +1,20 @@
-"""Plain English for ``rulesengine explain``: a rule's conditions as sentences, what a
-claim holds for each of them, and the text report.
+"""Plain English for ``rulesengine explain``: a rule's conditions as sentences, and what a
+claim holds for each of them.
 
 Everything here is generated from the rule's syntax tree and the claim's values, never
 from a text written per rule id, so a new rule explains itself. Truth and values come
-from the reference interpreter (``reference._truth``, ``_value``, ``_in_set``), the
+from the reference interpreter (``reference.truth``, ``value``, ``in_set``), the
 plain meaning of every construct.
 """
 
 from __future__ import annotations
 
-import textwrap
 from datetime import date
 
-from . import ast
+from . import ast, reference
 from .checker import DEFAULT_BYPASS
 from .codes import normalize
 from .fields import FIELDS
-from .reference import _in_set, _truth, _value
 from .runtime import display, fields_named
 
 #: how each field reads in a sentence
@@ -253,7 +251,7 @@ def _missing(expr, claim, line) -> list[str]:
     """The fields of an expression the claim does not have."""
     if isinstance(expr, ast.DateShift):
         return _missing(expr.operand, claim, line)
-    if isinstance(expr, ast.Field) and _value(expr, claim, line) in (None, ""):
+    if isinstance(expr, ast.Field) and reference.value(expr, claim, line) in (None, ""):
         return [noun(expr.path)]
     return []
 
@@ -272,8 +270,8 @@ def facts(checked, leaf, claim, line) -> str:
         missing = _missing(leaf.left, claim, line) + _missing(leaf.right, claim, line)
         if missing:
             return " and ".join(f"{m} is missing" for m in missing)
-        left, right = _value(leaf.left, claim, line), _value(leaf.right, claim, line)
-        holds = _truth(checked, leaf, claim, line)
+        left, right = reference.value(leaf.left, claim, line), reference.value(leaf.right, claim, line)
+        holds = reference.truth(checked, leaf, claim, line)
         lk, rk = _kind(leaf.left), _kind(leaf.right)
         if isinstance(leaf.left, (ast.Number, ast.Text, ast.DateValue)):  # literal first: turn it round
             leaf = ast.Comparison(leaf.right, {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(leaf.op, leaf.op),
@@ -294,26 +292,26 @@ def facts(checked, leaf, claim, line) -> str:
             return f"{head}, and {_side(leaf.right, right, lk)}"
         return head
     if isinstance(leaf, ast.Presence):
-        value = _value(leaf.expr, claim, line)
+        value = reference.value(leaf.expr, claim, line)
         if value in (None, "", ()):
             return f"{say_expr(leaf.expr)} is missing"
         return f"{say_expr(leaf.expr)} is {show(value, _kind(leaf.expr))}"
     if isinstance(leaf, ast.Membership):
-        value = _value(leaf.expr, claim, line)
+        value = reference.value(leaf.expr, claim, line)
         if value is None:
             return f"{say_expr(leaf.expr)} is missing"
         kind = _kind(leaf.expr)
-        inside = _in_set(checked, leaf.set, kind, value)
+        inside = reference.in_set(checked, leaf.set, kind, value)
         where = say_set(leaf.set, kind, checked, sized=False)
         return f"{say_expr(leaf.expr)} is {show(value, kind)}, {'' if inside else 'not '}{where}"
     if isinstance(leaf, ast.Quantified):
         path, kind = leaf.field.path, _kind(leaf.field)
-        values = _value(leaf.field, claim, line)
+        values = reference.value(leaf.field, claim, line)
         where = say_set(leaf.set, kind, checked, sized=False)
         if not values:
             owner, plural = _OWNERS.get(path, (noun(path), "values"))
             return f"{owner} has no {plural}"
-        hits = [v for v in values if _in_set(checked, leaf.set, kind, v)]
+        hits = [v for v in values if reference.in_set(checked, leaf.set, kind, v)]
         head = f"{noun(path)} {_is(path)} {show(values, kind)}"
         if leaf.quantifier == "all":
             misses = [v for v in values if v not in hits]
@@ -335,8 +333,8 @@ def deciding(checked, cond, claim, line) -> list:
         return deciding(checked, cond.item, claim, line)
     if not isinstance(cond, (ast.AllOf, ast.AnyOf)):
         return [cond]
-    value = _truth(checked, cond, claim, line)  # the parts with the whole's value decide it
-    return [leaf for item in cond.items if _truth(checked, item, claim, line) is value
+    value = reference.truth(checked, cond, claim, line)  # the parts with the whole's value decide it
+    return [leaf for item in cond.items if reference.truth(checked, item, claim, line) is value
             for leaf in deciding(checked, item, claim, line)]
 
 
@@ -353,102 +351,3 @@ def join(parts: list[str]) -> str:
     if len(parts) < 3:
         return " and ".join(parts)
     return "; ".join(parts[:-1]) + "; and " + parts[-1]
-
-
-# ---- the text report ---------------------------------------------------------------------------
-
-WIDTH = 100
-_LABELS = {"fired": "FIRED", "passed": "passed", "unknown": "passed: could not tell (missing data)",
-           "not-applicable": "does not apply", "disabled": "disabled"}
-
-
-def _field(label: str, text: str, indent: str) -> list[str]:
-    lead = f"{indent}{label:<9}"
-    return textwrap.wrap(text, WIDTH, initial_indent=lead, subsequent_indent=" " * len(lead),
-                         break_on_hyphens=False, break_long_words=False)
-
-
-def _saw(values: dict) -> str:
-    parts = []
-    for path, value in values.items():
-        kind = FIELDS[path].type if path in FIELDS else ""
-        parts.append(f"{noun(path)}: {show(value, kind)}")
-    return "; ".join(parts)
-
-
-def _line_head(line) -> str:
-    units = f"{display(line.units)} unit{'' if line.units == 1 else 's'}"
-    dates = line.service_date.isoformat() + (f" to {line.service_date_to.isoformat()}" if line.service_date_to else "")
-    mods = f"modifiers {', '.join(line.modifiers)}" if line.modifiers else "no modifiers"
-    dx = f"diagnoses {', '.join(line.diagnoses)}" if line.diagnoses else "no diagnoses"
-    return f"line {line.line_number}: {line.procedure or '(no procedure)'} on {dates}, {units}, {mods}, {dx}"
-
-
-def _claim_head(claim) -> str:
-    parts = [f"{claim.claim_type} claim", f"payer {claim.payer_id or 'missing'}"
-             + (f" ({claim.plan})" if claim.plan else ""),
-             f"received {claim.received_date}" if claim.received_date else "no received date"]
-    if claim.prior_authorization:
-        parts.append(f"prior authorization {claim.prior_authorization}")
-    patient = f"patient {claim.sex or 'sex missing'}, born {show(claim.birth_date)}"
-    dx = f"diagnoses {', '.join(claim.diagnoses)}" if claim.diagnoses else "no diagnoses"
-    return ", ".join(parts) + f"; {patient}; {dx}"
-
-
-def render_claim(x, info) -> str:
-    """One claim's explanation as text."""
-    result = x.result
-    count = len(result.findings)
-    out = [(f"{x.claim.claim_id}  {result.status.upper()}  ({count} finding{'' if count == 1 else 's'}; "
-            f"pack {info.id} {info.version})")]
-    out += textwrap.wrap(_claim_head(x.claim), WIDTH, initial_indent="  ", subsequent_indent="  ",
-                         break_on_hyphens=False)
-    if x.payer_note:
-        out += _field("note:", x.payer_note, "  ")
-    for problem in x.disagreements:
-        out += textwrap.wrap(f"!! DISAGREEMENT with rulesengine check: {problem}. The explanation or "
-                             "the checker is wrong; please report it.", WIDTH, initial_indent="  ",
-                             subsequent_indent="     ", break_on_hyphens=False)
-    described: set[str] = set()
-    heading = object()
-    for e in x.explanations:
-        here = e.line.line_number if e.line is not None else None
-        if here != heading:
-            heading = here
-            out.append("")
-            out.append(f"  {_line_head(e.line)}" if e.line is not None else "  the claim")
-        status = _LABELS[e.outcome] + (f"  {e.action}" if e.fired else "")
-        out.append(f"    {e.rule_id}  {status}")
-        pad = "      "
-        first = e.rule_id not in described
-        described.add(e.rule_id)
-        if e.title:
-            out += _field("rule", e.title + ("" if first else " (as above)"), pad)
-        if first and e.checks:
-            out += _field("checks", e.checks, pad)
-        if e.values:
-            out += _field("saw", _saw(e.values), pad)
-        out += _field("why", e.reason, pad)
-        if e.finding:
-            out += _field("finding", e.finding, pad)
-        if e.fix:
-            out += _field("fix", e.fix, pad)
-        if first:
-            out += _field("source", f"{e.pack}, {e.source_file}:{e.source_line}", pad)
-            if e.citation:
-                out += _field("cites", e.citation, pad)
-    if not x.explanations:
-        out += ["", "  no rule of the pack could apply to this claim"]
-    return "\n".join(out) + "\n"
-
-
-def render(explained: list, info) -> str:
-    """The text report of every claim explained, with a closing count."""
-    blocks = [render_claim(x, info) for x in explained]
-    fired = sum(e.fired for x in explained for e in x.explanations)
-    off = sum(bool(x.disagreements) for x in explained)
-    tail = (f"{len(explained)} claim{'' if len(explained) == 1 else 's'} explained with pack {info.id} "
-            f"{info.version}: {fired} rule{'' if fired == 1 else 's'} fired")
-    if off:
-        tail += f"; {off} DISAGREE with rulesengine check (a bug: please report it)"
-    return "\n".join(blocks) + ("\n" if blocks else "") + tail + "\n"

@@ -23,6 +23,7 @@ from . import ast
 from .diagnostics import Diagnostic, did_you_mean
 from .syntax import parse
 from .valueset_files import read_codes
+from .yaml_source import positions as yaml_positions
 
 PACK_SCHEMA = json.loads((resources.files("rulesengine") / "pack.schema.json").read_text("utf-8"))
 _VALIDATOR = Draft202012Validator(PACK_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
@@ -124,13 +125,12 @@ def read_meta(meta_file: Path, sources: dict[str, str]):
     """pack.yaml's fields, the position of each (by path), and its problems."""
     text = sources[str(meta_file)] = meta_file.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text, Loader=_TextDates)
         meta = yaml.load(text, Loader=_TextDates)  # a safe loader: see _TextDates
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         pos = ast.Pos(str(meta_file), mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)
         return {}, {}, [Diagnostic("bad-yaml", pos, f"pack.yaml is not valid YAML: {getattr(error, 'problem', error)}")]
-    positions = _positions(node, str(meta_file))
+    positions = yaml_positions(str(meta_file), text)
     if not isinstance(meta, dict):
         return {}, positions, [Diagnostic("bad-pack", ast.Pos(str(meta_file), 1, 1),
                                           "pack.yaml must be a mapping of fields (id: ..., version: ...)")]
@@ -170,19 +170,6 @@ def _meta_problem(error, path, pos, meta, positions) -> Diagnostic:
                           f"write: extends: [{meta['extends']}]")
     return Diagnostic("bad-pack", pos, f"{where}: {error.message}")
 
-
-def _positions(node, file: str, path: tuple = ()) -> dict[tuple, ast.Pos]:
-    """The position of every value in a YAML document, by its path of keys and indexes."""
-    found = {path: ast.Pos(file, node.start_mark.line + 1, node.start_mark.column + 1)} if node else {}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            found[(*path, key.value)] = ast.Pos(file, key.start_mark.line + 1, key.start_mark.column + 1)
-            found.update({p: v for p, v in _positions(value, file, (*path, key.value)).items()
-                          if p != (*path, key.value)})
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            found.update(_positions(item, file, (*path, index)))
-    return found
 
 
 # ---- merging ---------------------------------------------------------------------------------

@@ -30,20 +30,20 @@ def evaluate(checked: CheckedPack, facts: dict[str, RuleFacts], claim: Claim) ->
 
 def _apply(checked, facts, rule, claim):
     if not rule.per_line:
-        if not _in_window(rule, claim.first_service_date):
+        if not in_window(rule, claim.first_service_date):
             return
-        if rule.guard is not None and _truth(checked, rule.guard, claim, None) is not True:
+        if rule.guard is not None and truth(checked, rule.guard, claim, None) is not True:
             return
-        if _truth(checked, rule.check.condition, claim, None) is False:
+        if truth(checked, rule.check.condition, claim, None) is False:
             yield facts.finding(claim, None)
         return
     claim_level_fired = False
     for line in claim.lines:
-        if not _in_window(rule, line.service_date):
+        if not in_window(rule, line.service_date):
             continue
-        if rule.guard is not None and _truth(checked, rule.guard, claim, None) is not True:
+        if rule.guard is not None and truth(checked, rule.guard, claim, None) is not True:
             continue
-        if rule.where is not None and _truth(checked, rule.where, claim, line) is not True:
+        if rule.where is not None and truth(checked, rule.where, claim, line) is not True:
             continue
         extras = _violation(checked, rule.check, claim, line)
         if extras is None:
@@ -57,7 +57,7 @@ def _apply(checked, facts, rule, claim):
             yield facts.finding(claim, line, extras)
 
 
-def _in_window(rule: ast.Rule, day: date) -> bool:
+def in_window(rule: ast.Rule, day: date) -> bool:
     if rule.effective_from and day < date.fromisoformat(rule.effective_from.text):
         return False
     if rule.effective_through and day > date.fromisoformat(rule.effective_through.text):
@@ -68,15 +68,15 @@ def _in_window(rule: ast.Rule, day: date) -> bool:
 def _violation(checked, check, claim, line) -> dict | None:
     """None when the line passes the check, else the extra values its message may show."""
     if isinstance(check, ast.Require):
-        return {} if _truth(checked, check.condition, claim, line) is False else None
+        return {} if truth(checked, check.condition, claim, line) is False else None
     if isinstance(check, ast.RequireUnbundled):
-        return _bundled(checked, check, claim, line)
-    return _over_units(checked, check, claim, line)
+        return bundled(checked, check, claim, line)
+    return over_units(checked, check, claim, line)
 
 
 # ---- table-driven checks ------------------------------------------------------------
 
-def _row_in_force(table, matches, day):
+def row_in_force(table, matches, day):
     """The row that governs ``day`` among those ``matches`` accepts: in force on the day,
     and of several, the one that took effect last (the later in the file on a tie)."""
     best = None
@@ -88,7 +88,7 @@ def _row_in_force(table, matches, day):
     return best
 
 
-def _bundled(checked, check: ast.RequireUnbundled, claim: Claim, line: Line):
+def bundled(checked, check: ast.RequireUnbundled, claim: Claim, line: Line):
     table = checked.tables[check.table]
     c1, c2, mi = table.index("column1"), table.index("column2"), table.index("modifier_indicator")
     bypass = ([normalize("modifier", c.text) for c in check.bypass.items]
@@ -96,7 +96,7 @@ def _bundled(checked, check: ast.RequireUnbundled, claim: Claim, line: Line):
     for other in claim.lines:
         if other is line or other.service_date != line.service_date or not other.procedure:
             continue
-        row = _row_in_force(table, lambda r: r[c1] == other.procedure and r[c2] == line.procedure,
+        row = row_in_force(table, lambda r: r[c1] == other.procedure and r[c2] == line.procedure,
                             line.service_date)
         if row is None or row[mi] == 9:
             continue
@@ -107,10 +107,10 @@ def _bundled(checked, check: ast.RequireUnbundled, claim: Claim, line: Line):
     return None
 
 
-def _over_units(checked, check: ast.RequireUnits, claim: Claim, line: Line):
+def over_units(checked, check: ast.RequireUnits, claim: Claim, line: Line):
     table = checked.tables[check.table]
     code, limit, mai = table.index("code"), table.index("limit"), table.index("adjudication")
-    row = _row_in_force(table, lambda r: r[code] == line.procedure, line.service_date)
+    row = row_in_force(table, lambda r: r[code] == line.procedure, line.service_date)
     if row is None:
         return None
     if row[mai] in (2, 3):
@@ -125,31 +125,31 @@ def _over_units(checked, check: ast.RequireUnits, claim: Claim, line: Line):
 
 # ---- conditions -------------------------------------------------------------------------
 
-def _truth(checked, cond, claim, line):
+def truth(checked, cond, claim, line):
     """True, False, or None (unknown: the claim lacks a value the condition needs)."""
     if isinstance(cond, ast.AllOf):
-        values = [_truth(checked, c, claim, line) for c in cond.items]
+        values = [truth(checked, c, claim, line) for c in cond.items]
         return False if False in values else (None if None in values else True)
     if isinstance(cond, ast.AnyOf):
-        values = [_truth(checked, c, claim, line) for c in cond.items]
+        values = [truth(checked, c, claim, line) for c in cond.items]
         return True if True in values else (None if None in values else False)
     if isinstance(cond, ast.Not):
-        value = _truth(checked, cond.item, claim, line)
-        return None if value is None else not value
+        got = truth(checked, cond.item, claim, line)
+        return None if got is None else not got
     if isinstance(cond, ast.Presence):
-        value = _value(cond.expr, claim, line)
-        return (value not in (None, "", ())) == cond.present
+        got = value(cond.expr, claim, line)
+        return (got not in (None, "", ())) == cond.present
     if isinstance(cond, ast.Comparison):
-        return _compare(_value(cond.left, claim, line), cond.op, _value(cond.right, claim, line))
+        return _compare(value(cond.left, claim, line), cond.op, value(cond.right, claim, line))
     if isinstance(cond, ast.Membership):
-        value = _value(cond.expr, claim, line)
-        if value is None:
+        got = value(cond.expr, claim, line)
+        if got is None:
             return None
-        inside = _in_set(checked, cond.set, _kind(cond.expr), value)
+        inside = in_set(checked, cond.set, _kind(cond.expr), got)
         return not inside if cond.negated else inside
     if isinstance(cond, ast.Quantified):
         kind = FIELDS[cond.field.path].type
-        hits = [_in_set(checked, cond.set, kind, v) for v in _value(cond.field, claim, line)]
+        hits = [in_set(checked, cond.set, kind, v) for v in value(cond.field, claim, line)]
         if cond.quantifier == "any":
             return any(hits)
         if cond.quantifier == "all":
@@ -178,7 +178,7 @@ def _kind(expr) -> str:
     return FIELDS[expr.path].type if isinstance(expr, ast.Field) else "text"
 
 
-def _value(expr, claim, line):
+def value(expr, claim, line):
     if isinstance(expr, ast.Field):
         return FIELDS[expr.path].get(claim, line)
     if isinstance(expr, (ast.Number, ast.Text)):
@@ -186,12 +186,12 @@ def _value(expr, claim, line):
     if isinstance(expr, ast.DateValue):
         return date.fromisoformat(expr.text)
     if isinstance(expr, ast.DateShift):
-        base = _value(expr.operand, claim, line)
+        base = value(expr.operand, claim, line)
         return None if base is None else shift(base, expr.amount, expr.unit)
     raise TypeError(f"not an expression: {expr!r}")
 
 
-def _in_set(checked, ref, kind: str, value: str) -> bool:
+def in_set(checked, ref, kind: str, value: str) -> bool:
     if isinstance(ref, ast.SetName):
         vs = checked.valuesets[ref.name]
         return _in_items(vs.codes.items, vs.kind, value)

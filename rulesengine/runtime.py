@@ -95,7 +95,7 @@ class RuleFacts:
             paths = [p for p in paths if not FIELDS[p].needs_line]
         template = rule.action.message.value if rule.action.message else None
         action = rule.action
-        source_file = _shown_path(Path(rule.pos.file), pack_dir)
+        source_file = shown_path(Path(rule.pos.file), pack_dir)
         constant = (rule.id, rule.category.name if rule.category else "", action.severity,
                     action.scope == "line", action.group_code, action.carc,
                     tuple(r.text for r in action.rarcs), source_file, rule.pos.line,
@@ -142,7 +142,7 @@ def sort_findings(findings: list[Finding], order: dict[str, int]) -> tuple[Findi
         f.line_number is not None, f.line_number or 0, order[f.rule_id])))
 
 
-def _shown_path(file: Path, pack_dir: Path) -> str:
+def shown_path(file: Path, pack_dir: Path) -> str:
     """A rule file's path as a finding shows it: from the working folder when the pack is
     under it (payer_rules/medicare/necessity.rules), else from the pack's own folder."""
     file = file.resolve()
