@@ -42,7 +42,9 @@ def _load(pack_dir: str):
               help="A rule pack folder (holding pack.yaml). Give several to check each claim "
                    "with the pack of its payer (payer.id = the pack's id or one of its payer_ids).")
 @click.option("--format", "fmt", type=click.Choice(sorted(WRITERS)), default="text",
-              show_default=True, help="How to write the results.")
+              show_default=True,
+              help="How to write the results: text, json, jsonl, csv (a row per finding) or "
+                   "html (a one-page summary with charts; give --output).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
               help="Write the results to this file (written whole or not at all).")
 def check(claims, pack_dirs, fmt, output):
@@ -52,6 +54,8 @@ def check(claims, pack_dirs, fmt, output):
         paths = ["-"] if claims == ("-",) else [str(p) for p in iter_claim_files(claims)]
     except FileNotFoundError as error:
         raise click.UsageError(f"no such claims file or folder: {error.filename or error}")
+    if fmt == "html" and not output and sys.stdout.isatty():
+        raise click.UsageError("--format html writes a web page: give --output FILE.html")
     summary = Summary()
     with _destination(output) as out:
         writer = WRITERS[fmt](out, [p.info for p in packs.packs])
@@ -69,7 +73,7 @@ def check(claims, pack_dirs, fmt, output):
                     continue
                 result = pack.check(item)
                 summary.add(result)
-                writer.result(result)
+                writer.result(result, item)
         writer.close(summary)
     if summary.unreadable:
         sys.exit(EXIT_ERROR)

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from .claims_io import ClaimError
+from .model import Claim
+from .report_csv import CsvWriter
+from .report_html import HtmlWriter
 from .results import PackInfo, Result
 
 
@@ -58,7 +61,7 @@ class TextWriter:
     def __init__(self, out: TextIO, packs: list[PackInfo]):
         self.out, self.packs = out, packs
 
-    def result(self, result: Result) -> None:
+    def result(self, result: Result, claim: Claim | None = None) -> None:
         count = len(result.findings)
         head = f"{result.claim_id}  {result.status.upper()}"
         if count:
@@ -83,7 +86,7 @@ class JsonLinesWriter:
     def __init__(self, out: TextIO, packs: list[PackInfo]):
         self.out = out
 
-    def result(self, result: Result) -> None:
+    def result(self, result: Result, claim: Claim | None = None) -> None:
         self.out.write(json.dumps(result.to_dict(), separators=(",", ":")) + "\n")
 
     def error(self, error: ClaimError) -> None:
@@ -102,7 +105,7 @@ class JsonWriter:
         self.count = 0
         self.out.write('{"packs": ' + json.dumps([p.to_dict() for p in packs]) + ',\n "results": [')
 
-    def result(self, result: Result) -> None:
+    def result(self, result: Result, claim: Claim | None = None) -> None:
         self.out.write(("," if self.count else "") + "\n  " + json.dumps(result.to_dict()))
         self.count += 1
 
@@ -119,4 +122,5 @@ def _error_dict(error: ClaimError) -> dict:
             "path": error.path, "message": error.message, "text": str(error)}
 
 
-WRITERS = {"text": TextWriter, "json": JsonWriter, "jsonl": JsonLinesWriter}
+WRITERS = {"text": TextWriter, "json": JsonWriter, "jsonl": JsonLinesWriter, "csv": CsvWriter,
+           "html": HtmlWriter}

@@ -129,3 +129,23 @@ def test_compile_summarises_a_pack(run):
 def test_version(run):
     result = run("--version")
     assert result.exit_code == 0 and "rulesengine, version" in result.output
+
+
+def test_html_summary_of_the_example_day(run, tmp_path):
+    target = tmp_path / "day.html"
+    result = run("check", "examples/claims", "--pack", MEDICARE, "--pack", ACME,
+                 "--format", "html", "--output", str(target))
+    assert result.exit_code == 2  # the malformed example claim
+    page = target.read_text()
+    assert 'id="figure-clean-rate"><dt>Clean-claim rate</dt><dd class="value">54.8%' in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_csv_findings_of_the_example_day(run):
+    import csv
+    import io
+    result = run("check", str(CLAIMS / "dirty.json"), "--pack", MEDICARE, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    bundled = [r for r in rows if r["claim_id"] == "NCCI-BUNDLED"]
+    assert [(r["line_number"], r["rule_id"], r["group_code"], r["carc"], r["rarc"]) for r in bundled] == [
+        ("2", "NCCI-PTP", "CO", "236", "N20")]
