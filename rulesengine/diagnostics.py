@@ -76,6 +76,20 @@ def source_line(sources: dict[str, str], pos: Pos) -> str | None:
     return lines[pos.line - 1] if 0 < pos.line <= len(lines) else None
 
 
+def read_source(path: Path) -> tuple[str | None, Diagnostic | None]:
+    """A pack file's text, or why it cannot be read as UTF-8 (pointing at the first bad
+    byte: spreadsheets often save Windows-1252)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        return None, Diagnostic("bad-encoding", Pos(str(path), line, column),
+                                f"byte 0x{data[error.start]:02x} is not UTF-8 text",
+                                "save the file as UTF-8 (in Excel: 'CSV UTF-8')")
+
+
 def did_you_mean(word: str, choices) -> str | None:
     """A hint naming the closest choices, or None when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)

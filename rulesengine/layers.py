@@ -20,7 +20,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from . import ast
-from .diagnostics import Diagnostic, did_you_mean
+from .diagnostics import Diagnostic, did_you_mean, read_source
 from .syntax import parse
 from .valueset_files import read_codes
 from .yaml_source import positions as yaml_positions
@@ -102,7 +102,11 @@ def _read_layer(folder, meta, meta_file, sources, problems) -> Layer:
                                    f"pack {folder} has no *.rules files"))
     files, code_files = [], []
     for rule_path in rule_paths:
-        text = sources[str(rule_path)] = rule_path.read_text(encoding="utf-8")
+        text, problem = read_source(rule_path)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        sources[str(rule_path)] = text
         parsed, syntax_problems = parse(text, str(rule_path))
         problems.extend(syntax_problems)
         if parsed is not None:
@@ -123,7 +127,10 @@ def _read_layer(folder, meta, meta_file, sources, problems) -> Layer:
 
 def read_meta(meta_file: Path, sources: dict[str, str]):
     """pack.yaml's fields, the position of each (by path), and its problems."""
-    text = sources[str(meta_file)] = meta_file.read_text(encoding="utf-8")
+    text, problem = read_source(meta_file)
+    if problem is not None:
+        return {}, {}, [problem]
+    sources[str(meta_file)] = text
     try:
         meta = yaml.load(text, Loader=_TextDates)  # a safe loader: see _TextDates
     except yaml.YAMLError as error:
@@ -214,7 +221,7 @@ def merge(layers: list[Layer]) -> tuple[Merged, list[Diagnostic]]:
                 elif not off.reason.value.strip():
                     problems.append(Diagnostic("missing-reason", off.reason.pos,
                                                f"say why rule {off.rule_id} is disabled",
-                                               'like: because "ACME pays 81105 with 0001U by contract"'))
+                                               'like: because "our contract pays this service without it"'))
                 else:
                     del merged.rules[at]
                     merged.disabled[off.rule_id] = (layer.id, off.reason.value)

@@ -8,13 +8,14 @@ a rule consults only the rows in force on the line's date of service.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from . import ast
 from .codes import CODE_KINDS, normalize, shape_error
-from .diagnostics import Diagnostic, did_you_mean
+from .diagnostics import Diagnostic, did_you_mean, read_source
 
 COLUMN_TYPES = set(CODE_KINDS) | {"integer", "number", "date"}
 
@@ -94,7 +95,10 @@ def load_table(decl: ast.Table, pack_dir: Path) -> tuple[TableData | None, list[
     if problems:
         return None, problems
 
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    content, problem = read_source(path)
+    if problem is not None:
+        return None, [problem]
+    with io.StringIO(content, newline="") as handle:
         reader = csv.reader(handle)
         header = [h.strip() for h in next(reader, [])]
         missing = [c for c in decl.columns if c.name not in header]

@@ -14,7 +14,7 @@ import dataclasses
 from pathlib import Path
 
 from . import ast
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, read_source
 
 
 def read_codes(vs: ast.ValueSet, pack_dir: Path) -> tuple[ast.ValueSet, list[Diagnostic], Path | None]:
@@ -25,8 +25,11 @@ def read_codes(vs: ast.ValueSet, pack_dir: Path) -> tuple[ast.ValueSet, list[Dia
     if not path.is_file():
         return vs, [Diagnostic("missing-file", vs.source.pos,
                                f"value set file '{vs.source.value}' not found in {pack_dir}")], None
+    content, problem = read_source(path)
+    if problem is not None:
+        return vs, [problem], None
     items: list[ast.Code | ast.CodeSpan] = []
-    for number, text in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+    for number, text in enumerate(content.splitlines(), 1):
         words = text.split("#", 1)[0].split()
         if not words:
             continue

@@ -330,3 +330,20 @@ def test_the_content_hash_covers_value_set_files(tmp_path):
     before = rulesengine.load_pack(folder).info.hash
     (folder / "valuesets" / "female_only.txt").write_text("N70.01\nO80\n")
     assert rulesengine.load_pack(folder).info.hash != before
+
+
+def test_a_file_that_is_not_utf8_is_reported_at_its_first_bad_byte(tmp_path):
+    # Excel's "Text (Tab delimited)" saves Windows-1252: 'ö' is the single byte 0xf6
+    folder = write_pack(tmp_path / "p", FILE_RULES, meta=base_meta())
+    (folder / "valuesets").mkdir()
+    (folder / "valuesets" / "female_only.txt").write_bytes(b"N70.01\nO80  Entbindung, Gesch\xf6pf\n")
+    with pytest.raises(rulesengine.PackError) as caught:
+        rulesengine.load_pack(folder)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.pos.line, diagnostic.pos.column) == ("bad-encoding", 2, 23)
+    assert diagnostic.message == "byte 0xf6 is not UTF-8 text"
+    (folder / "valuesets" / "female_only.txt").write_text("N70.01\n")
+    (folder / "main.rules").write_bytes((folder / "main.rules").read_bytes() + b"# caf\xe9\n")
+    with pytest.raises(rulesengine.PackError) as caught:
+        rulesengine.load_pack(folder)
+    assert [d.code for d in caught.value.diagnostics] == ["bad-encoding"]
