@@ -1,4 +1,5 @@
-"""Reading claims from JSON and JSON Lines: parse, validate against the claim schema, build.
+"""Reading claims from JSON, JSON Lines, FHIR (fhir.py) and CSV (csv_claims.py): parse,
+validate against the claim schema, build.
 
 A claim file is read lazily, one claim at a time; every claim becomes either a
 :class:`Claim` or a :class:`ClaimError` saying where it went wrong, so one bad claim
@@ -51,7 +52,8 @@ try:
 except ImportError:  # pragma: no cover - a platform without its wheel: slower, same answers
     _is_valid = _VALIDATOR.is_valid
 
-CLAIM_FILE_SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+CLAIM_FILE_SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+                       ".csv": "csv", ".tsv": "csv"}
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,13 @@ def read_claims(path: str | Path) -> Iterator[Claim | ClaimError]:
         yield from read_claims_from_stream(sys.stdin, "<stdin>")
         return
     path = Path(path)
+    fmt = CLAIM_FILE_SUFFIXES.get(path.suffix.lower())
+    if fmt == "csv":  # the CSV reader opens it itself, with newline="" as csv needs
+        from .csv_claims import read_csv_claims
+        yield from read_csv_claims(path)
+        return
     # utf-8-sig: spreadsheet and Windows exports often start with a byte-order mark
     with path.open(encoding="utf-8-sig") as stream:
-        fmt = CLAIM_FILE_SUFFIXES.get(path.suffix.lower())
         yield from read_claims_from_stream(stream, str(path), fmt)
 
 
@@ -105,7 +111,10 @@ def read_claims_from_stream(
     lines: Iterable[str] = stream
     if fmt is None:
         fmt, lines = _sniff(stream)
-    if fmt == "jsonl":
+    if fmt == "csv":
+        from .csv_claims import read_csv_claims  # (imports this module: imported late)
+        yield from read_csv_claims(lines, source)
+    elif fmt == "jsonl":
         yield from _read_json_lines(lines, source)
     else:
         yield from _read_json("".join(lines), source)
@@ -121,6 +130,8 @@ def _sniff(stream: Iterable[str]) -> tuple[str, Iterable[str]]:
     for line in lines:
         seen.append(line)
         if line.strip():
+            if not line.lstrip().startswith(("{", "[")):
+                return "csv", itertools.chain(seen, lines)  # a header row, not JSON
             try:
                 fmt = "jsonl" if isinstance(json.loads(line), dict) else "json"
             except ValueError:
@@ -143,6 +154,10 @@ def _read_json_lines(lines: Iterable[str], source: str) -> Iterator[Claim | Clai
         except ValueError as exc:
             yield ClaimError(source, number, None, "", f"not valid JSON: {exc}", "line")
             continue
+        if isinstance(data, dict) and "resourceType" in data:  # FHIR NDJSON (bulk export)
+            from .fhir import claims_from_fhir
+            yield from claims_from_fhir(data, source, number, "line")
+            continue
         yield claim_from_data(data, source, number, "line")
 
 
@@ -159,6 +174,10 @@ def _read_json(text: str, source: str) -> Iterator[Claim | ClaimError]:
         return
     except ValueError as exc:
         yield ClaimError(source, 0, None, "", f"not valid JSON: {exc}")
+        return
+    if isinstance(data, dict) and "resourceType" in data:  # a FHIR Claim or Bundle
+        from .fhir import claims_from_fhir
+        yield from claims_from_fhir(data, source)
         return
     if isinstance(data, dict) and "claims" in data and "claim_id" not in data:
         data = data["claims"]
@@ -258,8 +277,8 @@ def _semantic_problems(data: dict) -> Iterator[tuple[str, str]]:
 
 
 def iter_claim_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The claim files named: files as given, folders expanded to their *.json, *.jsonl and
-    *.ndjson files (sorted, not recursive); ``-`` stays for standard input.
+    """The claim files named: files as given, folders expanded to their *.json, *.jsonl,
+    *.ndjson, *.csv and *.tsv files (sorted, not recursive); ``-`` stays for standard input.
 
     Raises FileNotFoundError for a path that does not exist, before any claim is read.
     """
