@@ -11,10 +11,11 @@ from .diagnostics import Diagnostic, PackError
 from .model import Claim, Line
 from .pack import CompiledPack, load_pack
 from .results import Finding, Result
+from .x12_837 import read_837
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Claim", "ClaimError", "CompiledPack", "Diagnostic", "Finding", "Line", "PackError",
-    "Result", "load_pack", "read_claims", "__version__",
+    "Result", "load_pack", "read_837", "read_claims", "__version__",
 ]

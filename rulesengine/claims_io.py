@@ -53,7 +53,8 @@ except ImportError:  # pragma: no cover - a platform without its wheel: slower, 
     _is_valid = _VALIDATOR.is_valid
 
 CLAIM_FILE_SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
-                       ".csv": "csv", ".tsv": "csv"}
+                       ".csv": "csv", ".tsv": "csv",
+                       ".837": "x12", ".837p": "x12", ".837i": "x12", ".x12": "x12", ".edi": "x12"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,12 @@ def read_claims(path: str | Path) -> Iterator[Claim | ClaimError]:
         return
     path = Path(path)
     fmt = CLAIM_FILE_SUFFIXES.get(path.suffix.lower())
+    if fmt is None and _starts_like_x12(path):
+        fmt = "x12"
+    if fmt == "x12":  # X12 837P/837I, read in chunks by its own reader
+        from .x12_837 import read_837
+        yield from read_837(path)
+        return
     if fmt == "csv":  # the CSV reader opens it itself, with newline="" as csv needs
         from .csv_claims import read_csv_claims
         yield from read_csv_claims(path)
@@ -95,6 +102,12 @@ def read_claims(path: str | Path) -> Iterator[Claim | ClaimError]:
     # utf-8-sig: spreadsheet and Windows exports often start with a byte-order mark
     with path.open(encoding="utf-8-sig") as stream:
         yield from read_claims_from_stream(stream, str(path), fmt)
+
+
+def _starts_like_x12(path: Path) -> bool:
+    """An X12 interchange opens with its ISA segment, whatever the file is called."""
+    with path.open("rb") as handle:
+        return handle.read(3) == b"ISA"
 
 
 def read_claims_from_text(
@@ -111,7 +124,10 @@ def read_claims_from_stream(
     lines: Iterable[str] = stream
     if fmt is None:
         fmt, lines = _sniff(stream)
-    if fmt == "csv":
+    if fmt == "x12":
+        from .x12_837 import read_837  # (imports this module: imported late)
+        yield from read_837("".join(lines), source)
+    elif fmt == "csv":
         from .csv_claims import read_csv_claims  # (imports this module: imported late)
         yield from read_csv_claims(lines, source)
     elif fmt == "jsonl":
@@ -130,6 +146,8 @@ def _sniff(stream: Iterable[str]) -> tuple[str, Iterable[str]]:
     for line in lines:
         seen.append(line)
         if line.strip():
+            if line.lstrip().startswith("ISA"):
+                return "x12", itertools.chain(seen, lines)
             if not line.lstrip().startswith(("{", "[")):
                 return "csv", itertools.chain(seen, lines)  # a header row, not JSON
             try:
@@ -278,7 +296,8 @@ def _semantic_problems(data: dict) -> Iterator[tuple[str, str]]:
 
 def iter_claim_files(paths: Iterable[str | Path]) -> list[Path]:
     """The claim files named: files as given, folders expanded to their *.json, *.jsonl,
-    *.ndjson, *.csv and *.tsv files (sorted, not recursive); ``-`` stays for standard input.
+    *.ndjson, *.csv, *.tsv and X12 (*.837, *.837p, *.837i, *.x12, *.edi) files (sorted, not
+    recursive); ``-`` stays for standard input.
 
     Raises FileNotFoundError for a path that does not exist, before any claim is read.
     """

@@ -149,3 +149,14 @@ def test_csv_findings_of_the_example_day(run):
     bundled = [r for r in rows if r["claim_id"] == "NCCI-BUNDLED"]
     assert [(r["line_number"], r["rule_id"], r["group_code"], r["carc"], r["rarc"]) for r in bundled] == [
         ("2", "NCCI-PTP", "CO", "236", "N20")]
+
+
+def test_x12_837_files_are_detected_and_checked(run):
+    fixtures = ROOT / "tests" / "fixtures" / "x12"
+    out = run("check", str(fixtures / "professional-two-claims.837p"),
+              str(fixtures / "institutional-outpatient.837i"), "--pack", MEDICARE).output
+    assert "3 claims checked" in out and "unreadable" not in out
+    # the reader is chosen by content too: an 837 on standard input is still X12
+    copy = fixtures / "professional-two-claims.837p"
+    result = CliRunner().invoke(main, ["check", "-", "--pack", MEDICARE], input=copy.read_text())
+    assert "2 claims checked" in result.output
