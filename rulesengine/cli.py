@@ -105,8 +105,8 @@ def _destination(output: str | None):
 
 def _add_pack_commands():
     """The commands for pack authors (test, lint, fmt, explain, import, diff), one module each."""
-    from . import explain, importers, lint, packdiff, packtest
-    for module in (packtest, lint, explain, importers, packdiff):
+    from . import explain, formatter, importers, lint, packdiff, packtest
+    for module in (packtest, lint, formatter, explain, importers, packdiff):
         main.add_command(module.command)
 
 
