@@ -17,6 +17,7 @@ from .atomic import replacing
 from .claims_io import ClaimError, iter_claim_files, read_claims
 from .diagnostics import PackError
 from .pack import PackSet, load_pack
+from .progress import Progress
 from .report import WRITERS, Summary
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -48,7 +49,8 @@ def _load(pack_dir: str):
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
               help="Write the results to this file (written whole or not at all).")
 def check(claims, pack_dirs, fmt, output):
-    """Check CLAIMS (JSON or JSON Lines files, folders of them, or - for standard input)."""
+    """Check CLAIMS: JSON, JSON Lines, X12 837, FHIR or CSV files, folders of them, or - for
+    standard input. On a terminal, a progress line shows the claims checked so far."""
     packs = PackSet([_load(d) for d in pack_dirs])
     try:
         paths = ["-"] if claims == ("-",) else [str(p) for p in iter_claim_files(claims)]
@@ -57,10 +59,12 @@ def check(claims, pack_dirs, fmt, output):
     if fmt == "html" and not output and sys.stdout.isatty():
         raise click.UsageError("--format html writes a web page: give --output FILE.html")
     summary = Summary()
+    progress = Progress()
     with _destination(output) as out:
         writer = WRITERS[fmt](out, [p.info for p in packs.packs])
         for path in paths:
             for item in read_claims(path):
+                progress.step(path)
                 if not isinstance(item, ClaimError) and (pack := packs.for_claim(item)) is None:
                     item = ClaimError(path, 0, item.claim_id, "$.payer.id",
                                       f"claim {item.claim_id}: no pack given for payer "
@@ -74,6 +78,7 @@ def check(claims, pack_dirs, fmt, output):
                 result = pack.check(item)
                 summary.add(result)
                 writer.result(result, item)
+        progress.done()
         writer.close(summary)
     if summary.unreadable:
         sys.exit(EXIT_ERROR)
