@@ -8,6 +8,7 @@
 
 from .claims_io import ClaimError, read_claims
 from .diagnostics import Diagnostic, PackError
+from .history import HistoryRequired, MemoryHistory, SQLiteHistory
 from .model import Claim, Line
 from .pack import CompiledPack, load_pack
 from .results import Finding, Result
@@ -16,6 +17,7 @@ from .x12_837 import read_837
 __version__ = "0.1.0"
 
 __all__ = [
-    "Claim", "ClaimError", "CompiledPack", "Diagnostic", "Finding", "Line", "PackError",
+    "Claim", "ClaimError", "CompiledPack", "Diagnostic", "Finding", "HistoryRequired", "Line",
+    "MemoryHistory", "PackError", "SQLiteHistory",
     "Result", "load_pack", "read_837", "read_claims", "__version__",
 ]

@@ -128,6 +128,18 @@ class Quantified:
 
 
 @dataclass(frozen=True)
+class Validity:
+    """``line.place_of_service is valid``, ``is not valid``, or over a list field
+    ``any/all/no claim.diagnosis is valid``: the code is in its published code set on the
+    date of service (see ``validity``)."""
+
+    field: Field
+    valid: bool  # False for "is not valid"
+    pos: Pos
+    quantifier: str | None = None  # any, all or no, for a field holding several codes
+
+
+@dataclass(frozen=True)
 class AllOf:
     items: tuple["Condition", ...]
     pos: Pos
@@ -145,7 +157,7 @@ class Not:
     pos: Pos
 
 
-Condition = Comparison | Presence | Membership | Quantified | AllOf | AnyOf | Not
+Condition = Comparison | Presence | Membership | Quantified | Validity | AllOf | AnyOf | Not
 
 
 # ---- checks and actions --------------------------------------------------------------
@@ -175,7 +187,34 @@ class RequireUnits:
     pos: Pos
 
 
-Check = Require | RequireUnbundled | RequireUnits
+@dataclass(frozen=True)
+class RequireFrequency:
+    """``require at most 1 per 12 months`` / ``per lifetime``: counted in the claim history."""
+
+    limit: int | float
+    limit_pos: Pos
+    amount: int | float | None  # None: per lifetime
+    unit: str | None  # days, months or years as written; None per lifetime
+    pos: Pos
+    #: ``counting {...}``: the procedure codes counted together; None counts the line's own
+    counting: CodeList | SetName | Code | None = None
+
+    @property
+    def period(self) -> str:
+        return "lifetime" if self.amount is None else f"{self.amount} {self.unit}"
+
+
+@dataclass(frozen=True)
+class RequireNoDuplicate:
+    """``require no duplicate``: no other recorded claim has this member, procedure, date of
+    service and billing provider."""
+
+    pos: Pos
+
+
+Check = Require | RequireUnbundled | RequireUnits | RequireFrequency | RequireNoDuplicate
+#: the checks that read the claim history, which a check must then be given
+HISTORY_CHECKS = (RequireFrequency, RequireNoDuplicate)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from .diagnostics import Diagnostic, did_you_mean
 from .fields import FIELDS
 from .syntax import parse_date
 from .tables import TableData, load_table
+from .validity import KINDS as VALIDITY_KINDS
 
 CATEGORIES = {
     "medical_necessity": "diagnosis does not support the procedure",
@@ -29,6 +30,7 @@ CATEGORIES = {
     "age": "procedure or diagnosis inconsistent with age",
     "sex": "procedure or diagnosis inconsistent with sex",
     "frequency": "service repeated too often",
+    "duplicate_claim": "the same service already billed on another claim",
     "modifier": "modifier edits",
     "place_of_service": "place-of-service edits",
     "code_validity": "invalid or deleted codes",
@@ -51,6 +53,8 @@ EXTRA_PLACEHOLDERS = {
     ast.Require: set(),
     ast.RequireUnbundled: {"column1", "column1_line", "modifier_indicator"},
     ast.RequireUnits: {"limit", "units_billed", "adjudication"},
+    ast.RequireFrequency: {"limit", "period", "prior_dates"},
+    ast.RequireNoDuplicate: {"duplicate_claims", "prior_dates"},
 }
 #: how far a date may move: 200 years, in each unit (beyond that the calendar ends)
 _SHIFT_LIMITS = {"days": 73_000, "months": 2_400, "years": 200}
@@ -155,6 +159,8 @@ class _Checker:
         check = rule.check
         if isinstance(check, ast.Require):
             self.check_condition(check.condition, rule.per_line)
+        elif isinstance(check, ast.HISTORY_CHECKS):
+            self.check_history_check(rule, check)
         else:
             self.check_table_check(rule, check)
         self.check_action(rule)
@@ -217,6 +223,8 @@ class _Checker:
                     for item in cond.set.items:
                         if isinstance(item, ast.Text):
                             self.check_literal(spec, item)
+        elif isinstance(cond, ast.Validity):
+            self.check_validity(cond, per_line)
         elif isinstance(cond, ast.Quantified):
             kind, is_list = self.type_of(cond.field, per_line)
             if kind and not is_list:
@@ -225,6 +233,28 @@ class _Checker:
                             f"write {cond.field.path} in ...")
             elif kind:
                 self.check_set(cond.set, kind)
+
+    def check_validity(self, cond: ast.Validity, per_line: bool):
+        if not isinstance(cond.field, ast.Field):
+            self.report("type-mismatch", cond.pos, "only a code field can be valid or not",
+                        "like: line.place_of_service is valid")
+            return
+        kind, is_list = self.type_of(cond.field, per_line)
+        if not kind:
+            return
+        if kind not in VALIDITY_KINDS:
+            self.report("no-code-set", cond.field.pos,
+                        f"{cond.field.path} holds {_kind_plural(kind)}, and 'is valid' knows only "
+                        + ", ".join(_kind_plural(k) for k in VALIDITY_KINDS),
+                        "no verified public list of modifiers ships with the engine: test them "
+                        "'in' a value set" if kind == "modifier" else None)
+        elif is_list and cond.quantifier is None:
+            self.report("list-field", cond.field.pos, f"{cond.field.path} holds several values",
+                        f"say which: any/all/no {cond.field.path} is valid")
+        elif not is_list and cond.quantifier is not None:
+            self.report("single-field", cond.pos,
+                        f"{cond.field.path} holds one value, so '{cond.quantifier}' does not apply",
+                        f"write {cond.field.path} is valid")
 
     def check_comparison(self, cond: ast.Comparison, per_line: bool):
         left, left_list = self.type_of(cond.left, per_line)
@@ -310,6 +340,45 @@ class _Checker:
                         f"{_kind_plural(kind)} are compared with <, <=, >, >=, not tested 'in' a set")
             return
         self.check_codes(ref, kind)
+
+    # checks that read the claim history
+    def check_history_check(self, rule: ast.Rule, check):
+        word = "require at most" if isinstance(check, ast.RequireFrequency) else "require no duplicate"
+        if not rule.per_line:
+            self.report("needs-line-scope", check.pos,
+                        f"'{word}' counts services of a line's procedure, so rule {rule.id} "
+                        f"needs 'for each line'")
+        if not isinstance(check, ast.RequireFrequency):
+            return
+        if check.counting is not None:
+            self.check_counting(check.counting)
+        if not isinstance(check.limit, int) or check.limit < 1:
+            self.report("bad-number", check.limit_pos,
+                        f"a frequency limit is a whole number of services, at least 1, not {check.limit}",
+                        "to forbid a service outright, write: require not line.procedure in {...}")
+        if check.amount is not None:
+            unit = UNITS[check.unit]
+            if not isinstance(check.amount, int) or check.amount < 1:
+                self.report("bad-number", check.pos,
+                            f"a frequency window is a whole number of {unit}, at least 1")
+            elif check.amount > _SHIFT_LIMITS[unit]:
+                self.report("bad-number", check.pos,
+                            f"{check.amount} {check.unit} is longer than a lifetime",
+                            "write: per lifetime")
+
+    def check_counting(self, ref):
+        """``counting`` names procedure codes one by one: the history is looked up per code."""
+        self.check_set(ref, "hcpcs")
+        if isinstance(ref, ast.SetName):
+            vs = self.valuesets.get(ref.name)
+            items = vs.codes.items if vs is not None and vs.kind == "hcpcs" else ()
+        else:
+            items = ref.items if isinstance(ref, ast.CodeList) else (ref,)
+        for item in items:
+            if not isinstance(item, (ast.Code, ast.Text)) or "*" in (
+                    item.text if isinstance(item, ast.Code) else item.value):
+                self.report("bad-code", item.pos, "'counting' names procedure codes one by one",
+                            "list them, like {G0402, G0438, G0439}")
 
     # table-driven checks
     def check_table_check(self, rule: ast.Rule, check):

@@ -16,6 +16,7 @@ from . import __version__
 from .atomic import replacing
 from .claims_io import ClaimError, iter_claim_files, read_claims
 from .diagnostics import PackError
+from .history import HistoryError, open_history
 from .pack import PackSet, load_pack
 from .progress import Progress
 from .report import WRITERS, Summary
@@ -48,10 +49,15 @@ def _load(pack_dir: str):
                    "html (a one-page summary with charts; give --output).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
               help="Write the results to this file (written whole or not at all).")
-def check(claims, pack_dirs, fmt, output):
+@click.option("--history", "history_path", type=click.Path(dir_okay=False),
+              help="The claim history that frequency and duplicate rules read (default: "
+                   "$RULESENGINE_HISTORY, else ./rulesengine-history.sqlite; record claims "
+                   "with 'rulesengine history add').")
+def check(claims, pack_dirs, fmt, output, history_path):
     """Check CLAIMS: JSON, JSON Lines, X12 837, FHIR or CSV files, folders of them, or - for
     standard input. On a terminal, a progress line shows the claims checked so far."""
     packs = PackSet([_load(d) for d in pack_dirs])
+    history = _history(packs, history_path)
     try:
         paths = ["-"] if claims == ("-",) else [str(p) for p in iter_claim_files(claims)]
     except FileNotFoundError as error:
@@ -75,7 +81,7 @@ def check(claims, pack_dirs, fmt, output):
                     if fmt != "text" or output:
                         click.echo(f"unreadable: {item}", err=True)
                     continue
-                result = pack.check(item)
+                result = pack.check(item, history=history)
                 summary.add(result)
                 writer.result(result, item)
         progress.done()
@@ -98,6 +104,20 @@ def compile(pack_dir):
     click.echo(f"pack {pack.id} {pack.version}: {len(pack.rules)} rules ({detail}); {pack.info.hash}")
 
 
+def _history(packs: PackSet, path: str | None):
+    """The claim history, opened when a pack has rules that read it (or one is named);
+    a pack that needs one without one is a usage error naming its rules, never a pass."""
+    needing = [p for p in packs.packs if p.history_rules]
+    if not needing and not path:
+        return None
+    try:
+        return open_history(path)
+    except HistoryError as error:
+        rules = "; ".join(f"pack {p.id}: {', '.join(p.history_rules)}" for p in needing)
+        raise click.UsageError(f"{error}" + (f"\nthese rules read the claim history: {rules}"
+                                              if rules else "")) from None
+
+
 @contextmanager
 def _destination(output: str | None):
     """Standard output, or a file that appears only once it is complete."""
@@ -110,8 +130,8 @@ def _destination(output: str | None):
 
 def _add_pack_commands():
     """The commands for pack authors (test, lint, fmt, explain, import, diff), one module each."""
-    from . import explain, formatter, importers, lint, packdiff, packtest
-    for module in (packtest, lint, formatter, explain, importers, packdiff):
+    from . import explain, formatter, history, importers, lint, packdiff, packtest
+    for module in (packtest, lint, formatter, explain, importers, packdiff, history):
         main.add_command(module.command)
 
 

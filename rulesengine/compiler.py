@@ -15,12 +15,14 @@ from operator import attrgetter
 
 from . import ast
 from .checker import DEFAULT_BYPASS, CheckedPack
-from .codes import CodeRange, CodeSet, normalize
+from .codes import CodeRange, CodeSet, normalize, shape_error
 from .dates import UNITS, shift
 from .fields import FIELDS
+from .history import HistoryRequired, window_start
 from .model import Claim, Line
 from .results import Finding
 from .runtime import RuleFacts, fields_named, sort_findings
+from .validity import combine, icd10_window, is_valid
 
 Test = Callable[[Claim, Line | None], bool | None]
 Value = Callable[[Claim, Line | None], object]
@@ -51,6 +53,9 @@ class Evaluator:
                 self.line_rules.append(_LineRule(rule, facts[rule.id], checked, self._sets))
             else:
                 self.claim_rules.append(_ClaimRule(rule, facts[rule.id], self._sets))
+        #: the rules that read the claim history, which checking must then be given
+        self.history_rules = tuple(r.id for r in checked.rules if isinstance(r.check, ast.HISTORY_CHECKS))
+        self._history_pack = facts[self.history_rules[0]].pack if self.history_rules else None
         self._by_code: dict[str | None, tuple[_LineRule, ...]] = {}
         self._by_key: dict[tuple, tuple] = {}
         self._index_line_rules()
@@ -105,7 +110,9 @@ class Evaluator:
             self._by_key[key] = entry
         return entry
 
-    def findings(self, claim: Claim) -> tuple[Finding, ...]:
+    def findings(self, claim: Claim, history=None) -> tuple[Finding, ...]:
+        if history is None and self.history_rules:
+            raise HistoryRequired(self._history_pack, self.history_rules)
         found: list[Finding] = []
         key = _claim_key(claim)
         entry = self._by_key.get(key)
@@ -123,7 +130,7 @@ class Evaluator:
             for rule in rules:
                 if rule in blocked:
                     continue
-                extras = rule.violation(claim, line)
+                extras = rule.violation(claim, line, history)
                 if extras is None:
                     continue
                 if rule.claim_scope:
@@ -180,7 +187,7 @@ class _ClaimRule:
 
 class _LineRule:
     __slots__ = ("facts", "start", "end", "keyed", "guard", "where", "triggers", "check", "test",
-                 "claim_scope")
+                 "claim_scope", "uses_history")
 
     def __init__(self, rule: ast.Rule, facts: RuleFacts, checked: CheckedPack, sets: "_SetBuilder"):
         self.facts = facts
@@ -191,8 +198,13 @@ class _LineRule:
         self.where = _test(rest, sets) if rest is not None else None
         check = rule.check
         self.test = self.check = None
+        self.uses_history = isinstance(check, ast.HISTORY_CHECKS)
         if isinstance(check, ast.Require):
             self.test = _test(check.condition, sets)
+        elif isinstance(check, ast.RequireFrequency):
+            self.check = _FrequencyLimit(check, sets).violation
+        elif isinstance(check, ast.RequireNoDuplicate):
+            self.check = _duplicate
         elif isinstance(check, ast.RequireUnbundled):
             pairs = _PairIndex(checked.tables[check.table], check)
             triggers.append(pairs.column2_codes)
@@ -206,7 +218,7 @@ class _LineRule:
     def applies_to(self, procedure: str | None) -> bool:
         return all(procedure in t for t in self.triggers)
 
-    def violation(self, claim: Claim, line: Line) -> dict | None:
+    def violation(self, claim: Claim, line: Line, history=None) -> dict | None:
         day = line.service_date
         if (self.start and day < self.start) or (self.end and day > self.end):
             return None
@@ -216,6 +228,8 @@ class _LineRule:
             return None
         if self.test is not None:  # a plain requirement, tested here: one call less per line
             return _NO_EXTRAS if self.test(claim, line) is False else None
+        if self.uses_history:
+            return self.check(claim, line, history)
         return self.check(claim, line)
 
 
@@ -326,6 +340,52 @@ class _UnitIndex:
         return None
 
 
+# ---- history checks -------------------------------------------------------------------------
+
+class _FrequencyLimit:
+    """At most ``limit`` services of the line's procedure in the window ending on its date."""
+
+    def __init__(self, check: ast.RequireFrequency, sets: "_SetBuilder"):
+        self.limit, self.amount, self.unit = check.limit, check.amount, check.unit
+        self.period = check.period
+        #: the codes counted together (``counting``), or None: the line's own procedure
+        self.codes = (tuple(sorted(sets.build(check.counting, "hcpcs").exact_codes()))
+                      if check.counting is not None else None)
+
+    def violation(self, claim: Claim, line: Line, history):
+        procedure, day = line.procedure, line.service_date
+        if procedure is None:
+            return None
+        codes = self.codes or (procedure,)
+        start = window_start(day, self.amount, self.unit) or date.min
+        prior = []
+        if claim.member_id:
+            for code in codes:
+                prior.extend(d for c, d, _ in history.lines_for(claim.member_id, code)
+                             if start <= d <= day and c != claim.claim_id)
+        for other in claim.lines:  # this claim's lines before this one, by date then order
+            if other is line:
+                break
+            if other.procedure in codes and start <= other.service_date <= day:
+                prior.append(other.service_date)
+        for other in claim.lines[claim.lines.index(line) + 1:]:
+            if other.procedure in codes and start <= other.service_date < day:
+                prior.append(other.service_date)
+        if len(prior) + 1 > self.limit:
+            return {"limit": self.limit, "period": self.period, "prior_dates": tuple(sorted(prior))}
+        return None
+
+
+def _duplicate(claim: Claim, line: Line, history):
+    npi = claim.billing_npi
+    if not (line.procedure and claim.member_id and npi):
+        return None
+    day, own = line.service_date, claim.claim_id
+    others = sorted({c for c, d, n in history.lines_for(claim.member_id, line.procedure)
+                     if d == day and n == npi and c != own})
+    return {"duplicate_claims": tuple(others), "prior_dates": (day,)} if others else None
+
+
 # ---- value sets -------------------------------------------------------------------------
 
 class _SetBuilder:
@@ -434,6 +494,8 @@ def _test(cond, sets: _SetBuilder) -> Test:
             value = get(c, l)
             return None if value is None else value in codes
         return member
+    if isinstance(cond, ast.Validity):
+        return _validity(cond)
     if isinstance(cond, ast.Quantified):
         code_set = sets.build(cond.set, FIELDS[cond.field.path].type)
         get = FIELDS[cond.field.path].get
@@ -468,6 +530,46 @@ def _test(cond, sets: _SetBuilder) -> Test:
             return all_in
         return lambda c, l: not any_in(c, l)
     raise TypeError(f"not a condition: {cond!r}")
+
+
+def _validity(cond: ast.Validity) -> Test:
+    """``is valid``. ICD-10-CM answers are remembered per code (within the fiscal year of
+    the code set they do not depend on the date; outside it a well-shaped code is unknown);
+    place-of-service answers are a dict lookup and a date comparison, asked each time."""
+    spec = FIELDS[cond.field.path]
+    kind, get, quantifier, want = spec.type, spec.get, cond.quantifier, cond.valid
+    memo: dict = {}
+
+    def answer(code, day):
+        if kind == "pos":
+            return is_valid(kind, code, day)
+        known = memo.get(code)
+        if known is None:
+            # the answer on a day in the code set's fiscal year (on any day, for CPT/HCPCS)
+            known = "malformed" if shape_error(kind, code) else (
+                "valid" if kind == "hcpcs" or is_valid(kind, code, icd10_window()[0]) else "invalid")
+            if len(memo) < _MEMO_LIMIT:
+                memo[code] = known
+        if known == "malformed":
+            return False
+        if kind == "icd10":
+            start, end = icd10_window()
+            if not start <= day <= end:
+                return None
+        return known == "valid"
+
+    def at(c, l):
+        return l.service_date if l is not None else c.first_service_date
+
+    if quantifier is None:
+        def single(c, l):
+            code = get(c, l)
+            if not code:
+                return None
+            found = answer(code, at(c, l))
+            return None if found is None else found == want
+        return single
+    return lambda c, l: combine(quantifier, [answer(code, at(c, l)) for code in get(c, l)])
 
 
 def _fastest(codes: CodeSet):

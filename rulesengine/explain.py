@@ -28,10 +28,11 @@ from . import ast, reference
 from .claims_io import ClaimError, read_claims
 from .diagnostics import PackError, did_you_mean
 from .explain_report import render
-from .explain_tables import explain_bundling, explain_units
+from .explain_tables import explain_bundling, explain_history, explain_units
 from .explain_text import (deciding, facts, join, missing_values, noun, say, say_expr, say_rule, say_set,
                            show)
 from .fields import FIELDS
+from .history import HistoryError, open_history
 from .model import Claim, Line
 from .pack import CompiledPack, load_pack
 from .results import Result, plain
@@ -96,17 +97,19 @@ class ClaimExplanation:
                 "explanations": [e.to_dict() for e in self.explanations]}
 
 
-def explain_claim(pack: CompiledPack, claim: Claim, rule_id: str | None = None) -> ClaimExplanation:
-    """Explain the rules of ``pack`` on ``claim`` (only ``rule_id``, on every line, if given)."""
+def explain_claim(pack: CompiledPack, claim: Claim, rule_id: str | None = None,
+                  history=None) -> ClaimExplanation:
+    """Explain the rules of ``pack`` on ``claim`` (only ``rule_id``, on every line, if given);
+    ``history`` is what frequency and duplicate rules read (required when the pack has any)."""
     rules = [r for r in pack._checked.rules if rule_id is None or r.id == rule_id]
     checked = pack._checked
     # a line rule whose claim condition ('when') fails is explained once, for the whole claim
-    every = [_explain(pack, rule, claim, line) for rule in rules for line in (
+    every = [_explain(pack, rule, claim, line, history) for rule in rules for line in (
         claim.lines if rule.per_line and (rule.guard is None or reference.truth(checked, rule.guard, claim, None))
         else (None,))]
     for e in every:
         e.listed = e.listed or rule_id is not None or e.fired
-    result = pack.check(claim)
+    result = _check(pack, claim, history)
     disagreements = _agreement(every, result, {r.id for r in rules})
     payers = [pack.id, *map(str, pack.meta.get("payer_ids") or [])]
     note = (None if claim.payer_id in payers else
@@ -117,7 +120,11 @@ def explain_claim(pack: CompiledPack, claim: Claim, rule_id: str | None = None) 
 
 # ---- one rule on one claim or line ----------------------------------------------------------
 
-def _explain(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | None) -> Explanation:
+def _check(pack: CompiledPack, claim: Claim, history):
+    return pack.check(claim, history=history) if history is not None else pack.check(claim)
+
+
+def _explain(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | None, history=None) -> Explanation:
     checked, facts_of = pack._checked, pack._facts[rule.id]
     day = line.service_date if line is not None else claim.first_service_date
     action = rule.action
@@ -140,6 +147,8 @@ def _explain(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | None
         _require(checked, rule, claim, line, e)
     elif isinstance(check, ast.RequireUnbundled):
         explain_bundling(checked, check, claim, line, e)
+    elif isinstance(check, ast.HISTORY_CHECKS):
+        explain_history(checked, check, claim, line, history, e)
     else:
         explain_units(checked, check, claim, line, e)
     return e
@@ -342,7 +351,10 @@ def _disabled(pack_dir: str, rule_id: str | None):
 @click.option("--rule", "rule_id", help="Explain only this rule, on every line, even where it does not apply.")
 @click.option("--claim-id", help="Explain only this claim of the file.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def command(claim_file, pack_dir, rule_id, claim_id, fmt):
+@click.option("--history", "history_path", type=click.Path(dir_okay=False),
+              help="The claim history frequency and duplicate rules read (default: "
+                   "$RULESENGINE_HISTORY, else ./rulesengine-history.sqlite).")
+def command(claim_file, pack_dir, rule_id, claim_id, fmt, history_path):
     """Explain why each rule of a pack fired or passed on the claims in CLAIM.
 
     Exit status: 0 no rule fired, 1 a rule fired, 2 a usage error, a broken pack or an
@@ -353,6 +365,13 @@ def command(claim_file, pack_dir, rule_id, claim_id, fmt):
     except PackError as error:
         click.echo(error.render(), err=True)
         sys.exit(EXIT_ERROR)
+    history = None
+    if pack.history_rules or history_path:
+        try:
+            history = open_history(history_path)
+        except HistoryError as error:
+            raise click.UsageError(f"{error}; pack {pack.id} has rules that read the claim history: "
+                                   + ", ".join(pack.history_rules)) from None
     disabled = None
     if rule_id is not None and rule_id not in pack._facts:
         disabled = _disabled(pack_dir, rule_id)
@@ -374,8 +393,8 @@ def command(claim_file, pack_dir, rule_id, claim_id, fmt):
             raise click.UsageError(f"{claim_file} has no claim {claim_id}; {hint}")
     for error in errors:
         click.echo(f"unreadable: {error}", err=True)
-    explained = [explain_claim(pack, c, rule_id) if disabled is None else _explain_disabled(pack, c, rule_id, disabled)
-                 for c in claims]
+    explained = [explain_claim(pack, c, rule_id, history) if disabled is None
+                 else _explain_disabled(pack, c, rule_id, disabled, history) for c in claims]
     if fmt == "json":
         click.echo(json.dumps([x.to_dict() for x in explained], indent=2))
     else:
@@ -390,8 +409,8 @@ def command(claim_file, pack_dir, rule_id, claim_id, fmt):
     sys.exit(EXIT_FIRED if any(e.fired for x in explained for e in x.explanations) else EXIT_CLEAN)
 
 
-def _explain_disabled(pack, claim, rule_id, disabled) -> ClaimExplanation:
+def _explain_disabled(pack, claim, rule_id, disabled, history=None) -> ClaimExplanation:
     layer, file, line, reason = disabled
     e = Explanation(rule_id, "", layer, file, line, None, None, "", "", {}, "disabled",
                     f"does not apply: pack {layer} disables rule {rule_id} because \"{reason}\"")
-    return ClaimExplanation(claim, pack.check(claim), [e], [])
+    return ClaimExplanation(claim, _check(pack, claim, history), [e], [])

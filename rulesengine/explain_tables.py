@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from . import ast, reference
 from .explain_text import bypass_modifiers, join, show
+from .history import window_start
 
 if TYPE_CHECKING:
     from .explain import Explanation
@@ -134,3 +135,40 @@ def explain_units(checked, check: ast.RequireUnits, claim, line, e: Explanation)
 
 def _units_of(n) -> str:
     return f"{show(n)} unit{'' if n == 1 else 's'}"
+
+
+def explain_history(checked, check, claim, line, history, e: Explanation):
+    """Fill in ``e`` for a frequency or duplicate check on ``line``: what the history holds."""
+    code, day, member = line.procedure, line.service_date, claim.member_id
+    if isinstance(check, ast.RequireFrequency):
+        prior = reference.frequency_prior(checked, check, claim, line, history) if code else ()
+        start = window_start(day, check.amount, check.unit)
+        span = "in the member's lifetime" if start is None else f"from {start} through {day}"
+        seen = ", ".join(d.isoformat() for d in prior) or "none"
+        counted = " or ".join(reference.counted_codes(checked, check, line))
+        count = f"{len(prior)} earlier {counted} {span} ({seen}); this line makes {len(prior) + 1}"
+        whose = f"member {member}" if member else "the claim (no member id: the history is not read)"
+        if len(prior) + 1 > check.limit:
+            e.reason = f"requirement not met for {whose}: {count}, over the limit of {check.limit} per {check.period}"
+            e.fix = (f"{code} is limited to {check.limit} per {check.period}. If this claim corrects an "
+                     "earlier one, send it under the same claim id with frequency code 7.")
+        else:
+            e.reason = f"requirement met for {whose}: {count}, within {check.limit} per {check.period}"
+        verdict = reference.over_frequency(checked, check, claim, line, history)
+    else:
+        verdict = reference.duplicate(claim, line, history)
+        if not (code and member and claim.billing_npi):
+            e.reason = "requirement met: without a member id, billing NPI and procedure no claim can duplicate this line"
+        elif verdict:
+            others = ", ".join(verdict["duplicate_claims"])
+            e.reason = (f"requirement not met: claim {others} already bills {code} on {day} for member "
+                        f"{member} by NPI {claim.billing_npi}")
+            e.fix = (f"If this is the same service as claim {others}, do not send it again; if it corrects "
+                     "that claim, send it under the same claim id with frequency code 7; a repeat service "
+                     "takes modifier 76 or 77.")
+        else:
+            e.reason = (f"requirement met: no other recorded claim bills {code} on {day} for member "
+                        f"{member} by NPI {claim.billing_npi}")
+    if verdict is not None:
+        e.outcome = "fired"
+        e.values.update(verdict)

@@ -13,9 +13,10 @@ from datetime import date
 
 from . import ast, reference
 from .checker import DEFAULT_BYPASS
-from .codes import normalize
+from .codes import CODE_KINDS, normalize
 from .fields import FIELDS
 from .runtime import display, fields_named
+from .validity import is_valid
 
 #: how each field reads in a sentence
 NOUNS = {
@@ -172,6 +173,16 @@ def say(cond, checked, negate: bool = False, nested: bool = False) -> str:
     if isinstance(cond, ast.Membership):
         outside = cond.negated != negate
         return f"{say_expr(cond.expr)} is {'not ' if outside else ''}{say_set(cond.set, _kind(cond.expr), checked)}"
+    if isinstance(cond, ast.Validity):
+        what = f"a valid {CODE_KINDS.get(_kind(cond.field), 'code')}"
+        if cond.quantifier is None:
+            valid = cond.valid != negate
+            return f"{say_expr(cond.field)} is {'' if valid else 'not '}{what}"
+        quantifier = {"any": "no", "no": "any"}.get(cond.quantifier, "all") if negate else cond.quantifier
+        head = _QUANTIFIERS[quantifier].format(noun(cond.field.path))
+        if negate and cond.quantifier == "all":
+            head = f"not every one of {noun(cond.field.path)} is"
+        return f"{head} {what}"
     if isinstance(cond, ast.Quantified):
         quantifier = {"any": "no", "no": "any"}.get(cond.quantifier, "all") if negate else cond.quantifier
         head = _QUANTIFIERS[quantifier].format(noun(cond.field.path))
@@ -189,6 +200,17 @@ def _window(rule: ast.Rule) -> str:
 
 
 def say_table_check(check, checked) -> str:
+    if isinstance(check, ast.RequireFrequency):
+        per = ("in the member's lifetime" if check.amount is None else
+               f"in any {check.amount} {check.unit} ending on the line's date of service"
+               + (" (whole calendar months)" if check.unit in ("month", "months", "year", "years") else ""))
+        what = ("the line's procedure" if check.counting is None else
+                say_set(check.counting, "hcpcs", checked).removeprefix("one of "))
+        return (f"the member has at most {check.limit} of {what} {per}, counting "
+                f"the claim history (other claims) and the earlier lines of this claim")
+    if isinstance(check, ast.RequireNoDuplicate):
+        return ("no other recorded claim bills the line's procedure for the member on the same "
+                "date of service with the same billing provider NPI")
     table = checked.tables.get(check.table)
     rows = f"{len(table.rows):,} rows" if table else "rows"
     if table is not None and table.date_from is not None:
@@ -304,6 +326,27 @@ def facts(checked, leaf, claim, line) -> str:
         inside = reference.in_set(checked, leaf.set, kind, value)
         where = say_set(leaf.set, kind, checked, sized=False)
         return f"{say_expr(leaf.expr)} is {show(value, kind)}, {'' if inside else 'not '}{where}"
+    if isinstance(leaf, ast.Validity):
+        path, kind = leaf.field.path, _kind(leaf.field)
+        values = reference.value(leaf.field, claim, line)
+        day = line.service_date if line is not None else claim.first_service_date
+        if leaf.quantifier is not None and not values:
+            owner, plural = _OWNERS.get(path, (noun(path), "values"))
+            return f"{owner} has no {plural}"
+        if leaf.quantifier is None:
+            if values in (None, ""):
+                return f"{say_expr(leaf.field)} is missing"
+            values = (values,)
+        answers = {v: is_valid(kind, v, day) for v in values}
+        bad = [v for v, ok in answers.items() if ok is False]
+        unknown = [v for v, ok in answers.items() if ok is None]
+        head = f"{noun(path)} {_is(path)} {show(tuple(values), kind)}"
+        if bad:
+            return f"{head}; {show(tuple(bad), kind)} {'is' if len(bad) == 1 else 'are'} not valid on {day}"
+        if unknown:
+            return (f"{head}; whether {show(tuple(unknown), kind)} {'is' if len(unknown) == 1 else 'are'} "
+                    f"valid on {day} is unknown (outside the fiscal year of the ICD-10-CM code set)")
+        return f"{head}; {'it is' if len(values) == 1 else 'all are'} valid on {day}"
     if isinstance(leaf, ast.Quantified):
         path, kind = leaf.field.path, _kind(leaf.field)
         values = reference.value(leaf.field, claim, line)

@@ -72,6 +72,12 @@ class _Shape:
             return ("bundled",) if self.skeleton else ("bundled", node.table, bypass)
         if isinstance(node, ast.RequireUnits):
             return ("units",) if self.skeleton else ("units", node.table)
+        if isinstance(node, ast.Validity):
+            return ("valid", node.quantifier, node.field.path, node.valid)
+        if isinstance(node, ast.RequireFrequency):
+            return ("frequency",) if self.skeleton else ("frequency", node.limit, node.period)
+        if isinstance(node, ast.RequireNoDuplicate):
+            return ("duplicate",)
         raise TypeError(f"no shape for {type(node).__name__}")
 
     @staticmethod

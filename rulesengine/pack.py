@@ -16,6 +16,7 @@ from pathlib import Path
 from . import ast, compiler, parameters, reference
 from .checker import check
 from .diagnostics import PackError
+from .history import HistoryRequired
 from .layers import merge, read_layers
 from .model import Claim
 from .results import PackInfo, Result
@@ -59,13 +60,25 @@ class CompiledPack:
     def version(self) -> str:
         return self.info.version
 
-    def check(self, claim: Claim) -> Result:
-        """Check one claim with the compiled rules."""
-        return Result(claim.claim_id, self.info, self._evaluator.findings(claim))
+    @property
+    def history_rules(self) -> tuple[str, ...]:
+        """The ids of the rules that read the claim history (frequency and duplicate rules);
+        checking needs a history when there are any."""
+        return self._evaluator.history_rules
 
-    def check_reference(self, claim: Claim) -> Result:
+    def check(self, claim: Claim, history=None) -> Result:
+        """Check one claim with the compiled rules. ``history`` (``history.History``) is what
+        frequency and duplicate rules read; without one they raise ``HistoryRequired``."""
+        if history is None and self.history_rules:
+            raise HistoryRequired(self.id, self.history_rules)
+        return Result(claim.claim_id, self.info, self._evaluator.findings(claim, history))
+
+    def check_reference(self, claim: Claim, history=None) -> Result:
         """Check one claim with the reference interpreter (slow; for testing the compiler)."""
-        return Result(claim.claim_id, self.info, reference.evaluate(self._checked, self._facts, claim))
+        if history is None and self.history_rules:
+            raise HistoryRequired(self.id, self.history_rules)
+        return Result(claim.claim_id, self.info,
+                      reference.evaluate(self._checked, self._facts, claim, history))
 
 
 class PackSet:

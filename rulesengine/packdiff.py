@@ -24,6 +24,7 @@ import click
 from . import ast
 from .claims_io import ClaimError, iter_claim_files, read_claims
 from .diagnostics import PackError
+from .history import HistoryError, open_history
 from .pack import CompiledPack, load_pack
 from .results import Finding, Result
 
@@ -272,9 +273,10 @@ def _unmatched(findings, signatures, same: Counter) -> dict[tuple, list[Finding]
 
 
 def run_diff(old: CompiledPack, new: CompiledPack, claim_paths, show: int,
-             on_error=lambda error: None) -> Impact:
+             on_error=lambda error: None, history=None) -> Impact:
     """Check every claim of ``claim_paths`` with both packs; ``on_error`` hears of each
-    claim that cannot be read (it is counted, and the rest go on)."""
+    claim that cannot be read (it is counted, and the rest go on). ``history`` is given to
+    the packs with frequency or duplicate rules."""
     impact = Impact(show)
     for path in claim_paths:
         for item in read_claims(path):
@@ -282,7 +284,8 @@ def run_diff(old: CompiledPack, new: CompiledPack, claim_paths, show: int,
                 impact.error(item)
                 on_error(item)
                 continue
-            impact.add(old.check(item), new.check(item))
+            impact.add(*(p.check(item, history=history) if p.history_rules else p.check(item)
+                         for p in (old, new)))
     return impact
 
 
@@ -415,7 +418,10 @@ def render_text(report: dict, line: str) -> str:
               show_default=True, help="How to write the report.")
 @click.option("--show", type=click.IntRange(min=0), default=5, show_default=True,
               help="Examples to show per rule (and claims per outcome change).")
-def command(old_pack, new_pack, claims, fmt, show):
+@click.option("--history", "history_path", type=click.Path(dir_okay=False),
+              help="The claim history frequency and duplicate rules read (default: "
+                   "$RULESENGINE_HISTORY, else ./rulesengine-history.sqlite).")
+def command(old_pack, new_pack, claims, fmt, show, history_path):
     """Check CLAIMS with OLD_PACK and NEW_PACK and report what the change does: claims whose
     outcome changes, findings that appear, disappear or change (by rule, with examples),
     and the rules, value sets and tables that differ.
@@ -434,6 +440,14 @@ def command(old_pack, new_pack, claims, fmt, show):
     if broken:
         sys.exit(EXIT_ERROR)
     old, new = packs
+    history = None
+    if old.history_rules or new.history_rules or history_path:
+        try:
+            history = open_history(history_path)
+        except HistoryError as error:
+            needing = [f"pack {p.id}: {', '.join(p.history_rules)}" for p in packs if p.history_rules]
+            raise click.UsageError(f"{error}; these rules read the claim history: "
+                                   + "; ".join(needing)) from None
     try:
         paths = ["-"] if claims == ("-",) else [str(p) for p in iter_claim_files(claims)]
     except FileNotFoundError as error:
@@ -443,7 +457,8 @@ def command(old_pack, new_pack, claims, fmt, show):
     # every one on standard error, as with check
     quiet = fmt == "text"
     impact = run_diff(old, new, paths, show,
-                      on_error=lambda e: quiet or click.echo(f"unreadable: {e}", err=True))
+                      on_error=lambda e: quiet or click.echo(f"unreadable: {e}", err=True),
+                      history=history)
     report = to_dict(old, new, impact)
     line = summary_line(impact)
     if fmt == "json":

@@ -29,6 +29,7 @@ import click
 from . import ast
 from .atomic import replacing
 from .diagnostics import Diagnostic, PackError, did_you_mean, source_line
+from .history import MemoryHistory
 from .pack import CompiledPack, load_pack
 from .packtest_read import Case, Expected, overlay, read_test_file
 from .results import Finding
@@ -112,9 +113,13 @@ def _check_against_pack(case: Case, pack: CompiledPack) -> None:
 def _run_case(case: Case, run: PackRun) -> None:
     started = time.perf_counter()
     results = {}
+    # a pack with frequency or duplicate rules checks against the test's history: the
+    # claims it lists, or none (a test that says nothing has no earlier claims)
+    given = ({"history": MemoryHistory(case.history)}
+             if run.pack.history_rules or case.history else {})
     for name in ("check", "check_reference"):
         try:
-            results[name] = getattr(run.pack, name)(case.claim).findings
+            results[name] = getattr(run.pack, name)(case.claim, **given).findings
         except Exception as error:  # noqa: BLE001 - an engine bug: this test's failure
             results[name] = error
     case.seconds = time.perf_counter() - started

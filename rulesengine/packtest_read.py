@@ -36,6 +36,10 @@ for it. docs/pack-tests.md is the guide for the people who write them; in short:
   in a file instead of the defaults; ``claim_id`` picks one from a file holding several.
   ``claim`` is then laid over that claim.
 * A claim without ``claim_id`` gets the test's name.
+* ``history:`` lists the claims recorded before this one (for a pack with frequency or
+  duplicate rules), each laid over ``defaults`` as ``claim`` is, with the id ``history N``
+  unless it sets one. A pack with such rules checks a test without ``history:`` against
+  an empty history.
 * Codes may be written without quotes (``procedure: 82306``, ``modifiers: [59]``,
   ``revenue_code: 0450``): in a claim, every value is read as written except the numbers
   ``line_number``, ``units``, ``charge`` and ``diagnosis_pointers``.
@@ -61,7 +65,7 @@ from .model import Claim
 from .yaml_source import YamlSource
 
 FILE_KEYS = ("description", "defaults", "tests")
-TEST_KEYS = ("name", "note", "claim", "claim_file", "claim_id", "expect")
+TEST_KEYS = ("name", "note", "claim", "claim_file", "claim_id", "history", "expect")
 EXPECT_KEYS = ("rule", "line", "carc", "group", "rarc", "message", "severity")
 SEVERITIES = ("deny", "review", "info")
 #: the claim fields that hold numbers; every other value in a claim is read as written
@@ -107,6 +111,8 @@ class Case:
     report: list[str] = field(default_factory=list)  # why it failed, line by line
     seconds: float = 0.0
     locate: Callable | None = None  # path in the test file -> its position (YamlSource.where)
+    #: the claims recorded before this one (``history:``), for frequency and duplicate rules
+    history: list[Claim] = field(default_factory=list)
 
 
 # ---- reading a test file ----------------------------------------------------------------------
@@ -230,7 +236,36 @@ def _read_case(raw, path, reader, problems, defaults, folder: Path, claim_files)
     else:
         case.expect = _read_expect(raw["expect"], (*path, "expect"), problems, context)
     case.claim = _build_claim(raw, path, reader, problems, defaults, folder, claim_files, context)
+    case.history = _build_history(raw, path, reader, problems, defaults, context)
     return case
+
+
+def _build_history(raw, path, reader, problems, defaults, context) -> list[Claim]:
+    """``history:``, the claims already recorded: each laid over the defaults like ``claim``,
+    with the id ``history N`` unless it sets one."""
+    items = raw.get("history")
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        problems.add((*path, "history"), "history is a list of claims recorded before this one",
+                     "write each as you would write claim:", context=context)
+        return []
+    built = []
+    for i, changes in enumerate(items):
+        at = (*path, "history", i)
+        if not isinstance(changes, dict):
+            problems.add(at, "each history entry is a mapping of claim fields", context=context)
+            continue
+        problems.claim_keys(changes, at, context)
+        data = overlay(defaults, changes)
+        data = {**data, "claim_id": data.get("claim_id") if "claim_id" in changes else f"history {i + 1}"}
+        claim = claim_from_data(data, reader.file, path[-1] + 1)
+        if isinstance(claim, ClaimError):
+            problems.found.append((path, Diagnostic(
+                "bad-claim", reader.where(at), f"{context}history {i + 1}: {claim.path or 'claim'}: {claim.message}")))
+            continue
+        built.append(claim)
+    return built
 
 
 def _read_expect(raw, path, problems, context) -> list[Expected]:

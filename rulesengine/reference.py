@@ -15,20 +15,28 @@ from .checker import CheckedPack, DEFAULT_BYPASS
 from .codes import normalize
 from .dates import shift
 from .fields import FIELDS
+from .history import HistoryRequired, window_start
 from .model import Claim, Line
 from .results import Finding
 from .runtime import RuleFacts, sort_findings
+from .validity import combine, is_valid
 
 
-def evaluate(checked: CheckedPack, facts: dict[str, RuleFacts], claim: Claim) -> tuple[Finding, ...]:
+def evaluate(checked: CheckedPack, facts: dict[str, RuleFacts], claim: Claim,
+             history=None) -> tuple[Finding, ...]:
+    """The findings of every rule; ``history`` (see ``history.History``) is required when a
+    rule reads it."""
+    needing = [r.id for r in checked.rules if isinstance(r.check, ast.HISTORY_CHECKS)]
+    if needing and history is None:
+        raise HistoryRequired(facts[needing[0]].pack, needing)
     findings: list[Finding] = []
     for rule in checked.rules:
-        findings.extend(_apply(checked, facts[rule.id], rule, claim))
+        findings.extend(_apply(checked, facts[rule.id], rule, claim, history))
     order = {rule.id: i for i, rule in enumerate(checked.rules)}
     return sort_findings(findings, order)
 
 
-def _apply(checked, facts, rule, claim):
+def _apply(checked, facts, rule, claim, history):
     if not rule.per_line:
         if not in_window(rule, claim.first_service_date):
             return
@@ -45,7 +53,7 @@ def _apply(checked, facts, rule, claim):
             continue
         if rule.where is not None and truth(checked, rule.where, claim, line) is not True:
             continue
-        extras = _violation(checked, rule.check, claim, line)
+        extras = _violation(checked, rule.check, claim, line, history)
         if extras is None:
             continue
         if rule.action.scope == "claim":
@@ -65,13 +73,83 @@ def in_window(rule: ast.Rule, day: date) -> bool:
     return True
 
 
-def _violation(checked, check, claim, line) -> dict | None:
+def _violation(checked, check, claim, line, history) -> dict | None:
     """None when the line passes the check, else the extra values its message may show."""
     if isinstance(check, ast.Require):
         return {} if truth(checked, check.condition, claim, line) is False else None
     if isinstance(check, ast.RequireUnbundled):
         return bundled(checked, check, claim, line)
+    if isinstance(check, ast.RequireFrequency):
+        return over_frequency(checked, check, claim, line, history)
+    if isinstance(check, ast.RequireNoDuplicate):
+        return duplicate(claim, line, history)
     return over_units(checked, check, claim, line)
+
+
+# ---- history checks -----------------------------------------------------------------------
+
+def over_frequency(checked, check: ast.RequireFrequency, claim: Claim, line: Line, history):
+    """The line is one service too many when, with the services counted before it (see
+    ``frequency_prior``), it makes more than the limit."""
+    if not line.procedure:
+        return None
+    prior = frequency_prior(checked, check, claim, line, history)
+    if len(prior) + 1 > check.limit:
+        return {"limit": check.limit, "period": check.period, "prior_dates": prior}
+    return None
+
+
+def counted_codes(checked, check: ast.RequireFrequency, line: Line) -> list[str]:
+    """The procedure codes a frequency limit counts: those it names after ``counting``, else
+    the line's own."""
+    if check.counting is None:
+        return [line.procedure]
+    ref = check.counting
+    items = (checked.valuesets[ref.name].codes.items if isinstance(ref, ast.SetName)
+             else ref.items if isinstance(ref, ast.CodeList) else (ref,))
+    return [normalize("hcpcs", i.text if isinstance(i, ast.Code) else i.value) for i in items]
+
+
+def frequency_prior(checked, check: ast.RequireFrequency, claim: Claim, line: Line,
+                    history) -> tuple[date, ...]:
+    """The dates of the services a frequency limit counts before this line, sorted: the
+    recorded services of the member and procedure in the window ending on the line's date
+    (other claims only: a claim's own recorded copy is not counted), and the earlier lines
+    of this claim in that window (by date, then by order on the claim)."""
+    start = window_start(line.service_date, check.amount, check.unit)
+    codes = counted_codes(checked, check, line)
+    prior = []
+    if claim.member_id:
+        for code in codes:
+            for recorded in history.lines_for(claim.member_id, code):
+                if recorded.claim_id == claim.claim_id:
+                    continue
+                if (start is None or recorded.service_date >= start) and recorded.service_date <= line.service_date:
+                    prior.append(recorded.service_date)
+    here = claim.lines.index(line)
+    for i, other in enumerate(claim.lines):
+        if other.procedure not in codes:
+            continue
+        if (other.service_date, i) >= (line.service_date, here):
+            continue  # not earlier than this line
+        if start is None or other.service_date >= start:
+            prior.append(other.service_date)
+    return tuple(sorted(prior))
+
+
+def duplicate(claim: Claim, line: Line, history):
+    """Another recorded claim has a line of the same member, procedure, date of service and
+    billing provider NPI."""
+    if not (line.procedure and claim.member_id and claim.billing_npi):
+        return None
+    others = set()
+    for recorded in history.lines_for(claim.member_id, line.procedure):
+        if (recorded.claim_id != claim.claim_id and recorded.service_date == line.service_date
+                and recorded.billing_npi == claim.billing_npi):
+            others.add(recorded.claim_id)
+    if others:
+        return {"duplicate_claims": tuple(sorted(others)), "prior_dates": (line.service_date,)}
+    return None
 
 
 # ---- table-driven checks ------------------------------------------------------------
@@ -147,6 +225,14 @@ def truth(checked, cond, claim, line):
             return None
         inside = in_set(checked, cond.set, _kind(cond.expr), got)
         return not inside if cond.negated else inside
+    if isinstance(cond, ast.Validity):
+        kind = FIELDS[cond.field.path].type
+        day = line.service_date if line is not None else claim.first_service_date
+        got = value(cond.field, claim, line)
+        if cond.quantifier is not None:
+            return combine(cond.quantifier, [is_valid(kind, v, day) for v in got])
+        answer = is_valid(kind, got, day)
+        return None if answer is None else answer == cond.valid
     if isinstance(cond, ast.Quantified):
         kind = FIELDS[cond.field.path].type
         hits = [in_set(checked, cond.set, kind, v) for v in value(cond.field, claim, line)]

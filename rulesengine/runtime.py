@@ -43,7 +43,7 @@ def fields_named(node) -> list[str]:
             walk(n.right)
         elif isinstance(n, (ast.Presence, ast.Membership)):
             walk(n.expr)
-        elif isinstance(n, ast.Quantified):
+        elif isinstance(n, (ast.Quantified, ast.Validity)):
             walk(n.field)
         elif isinstance(n, ast.DateShift):
             walk(n.operand)
@@ -89,6 +89,9 @@ class RuleFacts:
         seen_by_table_check = {
             ast.RequireUnbundled: ("line.procedure", "line.service_date", "line.modifier"),
             ast.RequireUnits: ("line.procedure", "line.service_date", "line.units"),
+            ast.RequireFrequency: ("patient.member_id", "line.procedure", "line.service_date"),
+            ast.RequireNoDuplicate: ("patient.member_id", "line.procedure", "line.service_date",
+                                     "claim.billing_npi"),
         }.get(type(rule.check), ())
         paths = [p for p in seen_by_table_check if p not in paths] + paths
         if not rule.per_line:

@@ -211,6 +211,12 @@ class _Builder(Transformer):
     def quantified(self, meta, c):
         return ast.Quantified(str(c[0].children[0]), c[1], c[2], self._pos(meta))
 
+    def validity(self, meta, c):
+        return ast.Validity(c[0], len(c) == 1, self._pos(meta))
+
+    def quantified_validity(self, meta, c):
+        return ast.Validity(c[1], True, self._pos(meta), str(c[0].children[0]))
+
     def _flatten(self, cls, items):
         flat = []
         for item in items:
@@ -283,6 +289,24 @@ class _Builder(Transformer):
 
     def require_units(self, meta, c):
         return ast.RequireUnits(str(c[0]), self._tpos(c[0]), self._pos(meta))
+
+    def require_frequency(self, meta, c):
+        limit, (amount, unit), *counting = c
+        number = float(limit)
+        return ast.RequireFrequency(int(number) if number.is_integer() else number, self._tpos(limit),
+                                    amount, unit, self._pos(meta), counting[0] if counting else None)
+
+    def counting(self, meta, c):
+        return c[0]
+
+    def period(self, meta, c):
+        if not c:  # per lifetime
+            return None, None
+        number = float(c[0])
+        return (int(number) if number.is_integer() else number), str(c[1].children[0])
+
+    def require_no_duplicate(self, meta, c):
+        return ast.RequireNoDuplicate(self._pos(meta))
 
     def action(self, meta, c):
         severity, scope, adjustment, *rest = c

@@ -1,0 +1,91 @@
+"""Whether a code is valid on a date of service: the meaning of ``FIELD is valid``.
+
+Three answers, as for every condition: True, False, or None when it cannot be known.
+
+* ICD-10-CM: the code exists and is billable (a leaf of the tabular list) in the code set
+  that simple-icd-10-cm ships. That package holds one version (1.5.0: CMS FY2026, the
+  April 1, 2026 update), so only dates of service in that fiscal year
+  (2025-10-01 .. 2026-09-30) get an answer; for any other date the answer is None and a
+  rule that needs it does not fire. A code the April update added counts as valid from
+  October 1 (one version per fiscal year is close, not exact). A code not even shaped like
+  ICD-10-CM is invalid on any date.
+* CPT/HCPCS: the shape only (five characters: 99213, 0001U, G0439). No licensed CPT list
+  ships with the engine, so a well-shaped code that does not exist passes.
+* Place of service: in the CMS place-of-service code set (validity_data/place_of_service.csv,
+  sources in validity_data/README.md) and in effect on the date of service.
+
+Modifiers and revenue codes have no list here (no verified public modifier list ships
+with the engine); the checker says so when a rule asks.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from datetime import date
+from importlib import resources
+
+from .codes import shape_error
+
+#: the code kinds ``is valid`` can answer for, and what it checks
+KINDS = {"icd10": "exists and is billable in ICD-10-CM on the date of service",
+         "hcpcs": "is shaped like a CPT/HCPCS code",
+         "pos": "is in the CMS place-of-service code set on the date of service"}
+
+
+def is_valid(kind: str, code: str | None, day: date) -> bool | None:
+    """Whether ``code`` (in normal form) of kind ``kind`` is valid on ``day``."""
+    if code is None or code == "":
+        return None
+    if kind == "icd10":
+        if shape_error("icd10", code):
+            return False
+        start, end = icd10_window()
+        if not start <= day <= end:
+            return None
+        return _icd10().billable(code.replace(".", ""))
+    if kind == "hcpcs":
+        return shape_error("hcpcs", code) is None
+    if kind == "pos":
+        if code not in place_of_service_codes():
+            return False
+        since = place_of_service_codes()[code]
+        return since is None or day >= since
+    raise ValueError(f"no code set for {kind}")
+
+
+@functools.cache
+def _icd10():
+    # imported late: simple-icd-10-cm parses CMS's tabular XML when imported (seconds)
+    from .lint_codes import icd10_codes
+    return icd10_codes()
+
+
+def icd10_window() -> tuple[date, date]:
+    """The dates of service the shipped ICD-10-CM code set answers for."""
+    return _icd10().window
+
+
+def icd10_label() -> str:
+    return _icd10().label
+
+
+@functools.cache
+def place_of_service_codes() -> dict[str, date | None]:
+    """The CMS place-of-service codes: code -> the first date of service it is valid for
+    (None: long established)."""
+    text = (resources.files("rulesengine") / "validity_data" / "place_of_service.csv").read_text(
+        encoding="utf-8")
+    return {row["code"]: date.fromisoformat(row["effective_from"]) if row["effective_from"] else None
+            for row in csv.DictReader(text.splitlines())}
+
+
+def combine(quantifier: str, answers) -> bool | None:
+    """any / all / no over three-valued answers (an empty list: any False, all and no True)."""
+    answers = list(answers)
+    if quantifier == "all":
+        return False if False in answers else (None if None in answers else True)
+    found = True if True in answers else (None if None in answers else False)
+    if quantifier == "any":
+        return found
+    return None if found is None else not found
