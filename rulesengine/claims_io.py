@@ -13,6 +13,7 @@ never stops a day's batch. Formats:
 
 from __future__ import annotations
 
+import glob
 import io
 import itertools
 import json
@@ -101,7 +102,90 @@ def read_claims(path: str | Path) -> Iterator[Claim | ClaimError]:
         return
     # utf-8-sig: spreadsheet and Windows exports often start with a byte-order mark
     with path.open(encoding="utf-8-sig") as stream:
-        yield from read_claims_from_stream(stream, str(path), fmt)
+        if fmt == "json" and _first_character(stream) == "[":
+            yield from _read_json_array(stream, str(path))
+        else:
+            yield from read_claims_from_stream(stream, str(path), fmt)
+
+
+def _first_character(stream: TextIO) -> str:
+    """The first character that is not white space; the stream is left where it was."""
+    start = stream.tell()
+    while (char := stream.read(1)) and char.isspace():
+        pass
+    stream.seek(start)
+    return char
+
+
+_CHUNK = 1 << 16
+_DECODER = json.JSONDecoder(parse_constant=lambda name: _no_constant(name))
+
+
+def _read_json_array(stream: TextIO, source: str) -> Iterator[Claim | ClaimError]:
+    """The claims of a file holding one JSON list, decoded one at a time, so memory holds a
+    claim and a read-ahead chunk, not the whole day's file. A syntax error ends the reading
+    there (nothing after it can be trusted); the claims before it have been checked."""
+    reader = _Chunks(stream, source)
+    reader.at = reader.buffer.index("[") + 1
+    index = 0
+    while True:
+        while True:  # skip white space and the commas between items, reading more as needed
+            buffer = reader.buffer
+            while reader.at < len(buffer) and (buffer[reader.at].isspace()
+                                               or (buffer[reader.at] == "," and index)):
+                reader.at += 1
+            if reader.at < len(buffer):
+                break
+            if not reader.more():
+                yield reader.error("the file ends inside the list", reader.at)
+                return
+        if reader.buffer[reader.at] == "]":
+            return
+        while True:  # decode one item, reading more until it is whole
+            try:
+                data, end = _DECODER.raw_decode(reader.buffer, reader.at)
+                break
+            except json.JSONDecodeError as exc:
+                if not reader.more():
+                    yield reader.error(exc.msg, exc.pos)
+                    return
+            except ValueError as exc:
+                yield ClaimError(source, index + 1, None, "", f"not valid JSON: {exc}")
+                return
+        index += 1
+        yield claim_from_data(data, source, index)
+        reader.drop(end)
+
+
+class _Chunks:
+    """A text stream read a chunk at a time, remembering how many lines have gone by, so an
+    error still says its line and column in the file."""
+
+    def __init__(self, stream: TextIO, source: str):
+        self.stream, self.source = stream, source
+        self.buffer, self.at = stream.read(_CHUNK), 0
+        self.lines_done, self.column_done = 0, 0  # what was dropped: whole lines, then a partial one
+
+    def more(self) -> bool:
+        more = self.stream.read(_CHUNK)
+        if more:
+            self.drop(self.at)
+            self.buffer += more
+        return bool(more)
+
+    def drop(self, upto: int) -> None:
+        gone = self.buffer[:upto]
+        newlines = gone.count("\n")
+        self.lines_done += newlines
+        self.column_done = len(gone) - gone.rfind("\n") - 1 if newlines else self.column_done + len(gone)
+        self.buffer, self.at = self.buffer[upto:], 0
+
+    def error(self, message: str, offset: int) -> ClaimError:
+        before = self.buffer[:offset]
+        line = self.lines_done + before.count("\n") + 1
+        column = offset - before.rfind("\n") if "\n" in before else self.column_done + offset + 1
+        return ClaimError(self.source, 0, None, "",
+                          f"not valid JSON at line {line}, column {column}: {message}")
 
 
 def _starts_like_x12(path: Path) -> bool:
@@ -297,7 +381,8 @@ def _semantic_problems(data: dict) -> Iterator[tuple[str, str]]:
 def iter_claim_files(paths: Iterable[str | Path]) -> list[Path]:
     """The claim files named: files as given, folders expanded to their *.json, *.jsonl,
     *.ndjson, *.csv, *.tsv and X12 (*.837, *.837p, *.837i, *.x12, *.edi) files (sorted, not
-    recursive); ``-`` stays for standard input.
+    recursive); glob patterns the shell did not expand (``'claims/2026-07-*.jsonl'``) are
+    expanded here; ``-`` stays for standard input.
 
     Raises FileNotFoundError for a path that does not exist, before any claim is read.
     """
@@ -306,6 +391,11 @@ def iter_claim_files(paths: Iterable[str | Path]) -> list[Path]:
         path = Path(name)
         if str(name) == "-" or path.is_file():
             found.append(path)
+        elif glob.has_magic(str(name)):
+            matches = sorted(Path(m) for m in glob.glob(str(name)) if Path(m).is_file())
+            if not matches:
+                raise FileNotFoundError(f"{name}: no file matches")
+            found.extend(matches)
         elif path.is_dir():
             claim_files = (p for p in path.iterdir() if p.suffix.lower() in CLAIM_FILE_SUFFIXES)
             found.extend(sorted(p for p in claim_files if p.is_file()))

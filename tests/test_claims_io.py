@@ -256,3 +256,42 @@ def test_the_fast_validator_agrees_with_the_python_one():
     answers = [(_is_valid(v), _VALIDATOR.is_valid(v)) for v in variants]
     assert all(fast == slow for fast, slow in answers), answers
     assert {fast for fast, _ in answers} == {True, False}
+
+
+def _day(count: int) -> list[dict]:
+    return [claim(claim_id=f"C{n:05d}") for n in range(count)]
+
+
+def test_a_json_list_is_read_one_claim_at_a_time_across_chunk_boundaries(tmp_path, monkeypatch):
+    import rulesengine.claims_io as claims_io
+    monkeypatch.setattr(claims_io, "_CHUNK", 97)  # claims straddle many chunk boundaries
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(_day(40), indent=2))
+    got = list(read_claims(path))
+    assert [c.claim_id for c in got] == [f"C{n:05d}" for n in range(40)]
+
+
+def test_a_syntax_error_inside_a_long_list_keeps_the_claims_before_it(tmp_path, monkeypatch):
+    import rulesengine.claims_io as claims_io
+    monkeypatch.setattr(claims_io, "_CHUNK", 128)
+    text = json.dumps(_day(3), indent=1)
+    text = text[:-2] + ',\n {"claim_id": "C9" "claim_type": "professional"}\n]'
+    path = tmp_path / "day.json"
+    path.write_text(text)
+    *claims, error = read_claims(path)
+    assert [c.claim_id for c in claims] == ["C00000", "C00001", "C00002"]
+    line = text.count("\n", 0, text.index('"C9"')) + 1
+    assert str(error) == f"{path}: not valid JSON at line {line}, column 20: Expecting ',' delimiter"
+
+
+def test_memory_stays_flat_reading_a_long_json_list(tmp_path):
+    import tracemalloc
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(_day(20_000)))
+    assert path.stat().st_size > 15_000_000
+    tracemalloc.start()
+    count = sum(1 for _ in read_claims(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == 20_000
+    assert peak < 3_000_000  # a claim and a read-ahead chunk, not the 15 MB file

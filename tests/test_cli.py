@@ -160,3 +160,9 @@ def test_x12_837_files_are_detected_and_checked(run):
     copy = fixtures / "professional-two-claims.837p"
     result = CliRunner().invoke(main, ["check", "-", "--pack", MEDICARE], input=copy.read_text())
     assert "2 claims checked" in result.output
+
+
+def test_a_glob_the_shell_did_not_expand_is_expanded(run):
+    out = run("check", "examples/claims/[cd]*.json", "--pack", MEDICARE).output
+    assert out.count("CLEAN") + out.count("DENIED") == 23  # clean.json and dirty.json
+    assert run("check", "examples/claims/nothing-*.json", "--pack", MEDICARE).exit_code == 2
