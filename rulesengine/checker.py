@@ -17,6 +17,7 @@ from .codes import CODE_KINDS, normalize, shape_error
 from .dates import UNITS
 from .diagnostics import Diagnostic, did_you_mean
 from .fields import FIELDS
+from .runtime import PLACEHOLDER
 from .syntax import parse_date
 from .tables import TableData, load_table
 from .validity import KINDS as VALIDITY_KINDS
@@ -41,7 +42,6 @@ GROUP_CODES = {"CO": "contractual obligation", "PR": "patient responsibility",
                "OA": "other adjustment", "PI": "payer-initiated reduction",
                "CR": "correction and reversal"}
 _CARC = re.compile(r"[1-9][0-9]{0,2}|[A-Z][0-9]{1,2}")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 #: the columns each table-driven check reads, and their types
 TABLE_CHECK_COLUMNS = {
@@ -60,6 +60,14 @@ EXTRA_PLACEHOLDERS = {
 _SHIFT_LIMITS = {"days": 73_000, "months": 2_400, "years": 200}
 #: modifiers that bypass an NCCI edit with modifier indicator 1, unless a rule names its own
 DEFAULT_BYPASS = ("59", "XE", "XP", "XS", "XU")
+
+
+def bypass_modifiers(check: ast.RequireUnbundled) -> tuple[str, ...]:
+    """The modifiers that bypass a modifier-indicator-1 pair for this check: its own list,
+    else the default."""
+    if check.bypass is None:
+        return DEFAULT_BYPASS
+    return tuple(normalize("modifier", c.text) for c in check.bypass.items)
 
 
 @dataclass
@@ -429,7 +437,7 @@ class _Checker:
 
     def check_placeholders(self, rule: ast.Rule, message: ast.Text):
         extras = EXTRA_PLACEHOLDERS[type(rule.check)]
-        for match in _PLACEHOLDER.finditer(message.value):
+        for match in PLACEHOLDER.finditer(message.value):
             name = match.group(1).strip()
             if name in extras:
                 continue

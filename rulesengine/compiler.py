@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from operator import attrgetter
 
 from . import ast
-from .checker import DEFAULT_BYPASS, CheckedPack
+from .checker import CheckedPack, bypass_modifiers
 from .codes import CodeRange, CodeSet, normalize, shape_error
 from .dates import UNITS, shift
 from .fields import FIELDS
@@ -287,8 +287,7 @@ class _PairIndex:
         for (col2, col1), rows in by_pair.items():
             self.pairs.setdefault(col2, {})[col1] = rows
         self.column2_codes = frozenset(self.pairs)
-        bypass = (check.bypass.items if check.bypass is not None else ())
-        self.bypass = frozenset(normalize("modifier", c.text) for c in bypass) or frozenset(DEFAULT_BYPASS)
+        self.bypass = frozenset(bypass_modifiers(check))
 
     def violation(self, claim: Claim, line: Line):
         column1 = self.pairs[line.procedure]

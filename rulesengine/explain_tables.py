@@ -14,7 +14,8 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from . import ast, reference
-from .explain_text import bypass_modifiers, join, show
+from .checker import bypass_modifiers
+from .explain_text import join, show
 from .history import window_start
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import date
 
 from . import ast, reference
-from .checker import DEFAULT_BYPASS
-from .codes import CODE_KINDS, normalize
+from .checker import bypass_modifiers
+from .codes import CODE_KINDS
 from .fields import FIELDS
 from .runtime import display, fields_named
 from .validity import is_valid
@@ -228,10 +228,6 @@ def say_table_check(check, checked) -> str:
             f"units of the code on every line of the date of service")
 
 
-def bypass_modifiers(check: ast.RequireUnbundled) -> list[str]:
-    """The modifiers that bypass a modifier-indicator-1 pair, as the reference reads them."""
-    return ([normalize("modifier", c.text) for c in check.bypass.items]
-            if check.bypass is not None else list(DEFAULT_BYPASS))
 
 
 def say_rule(rule: ast.Rule, checked) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from . import ast
-from .checker import CheckedPack, DEFAULT_BYPASS
+from .checker import CheckedPack, bypass_modifiers
 from .codes import normalize
 from .dates import shift
 from .fields import FIELDS
@@ -169,8 +169,7 @@ def row_in_force(table, matches, day):
 def bundled(checked, check: ast.RequireUnbundled, claim: Claim, line: Line):
     table = checked.tables[check.table]
     c1, c2, mi = table.index("column1"), table.index("column2"), table.index("modifier_indicator")
-    bypass = ([normalize("modifier", c.text) for c in check.bypass.items]
-              if check.bypass is not None else list(DEFAULT_BYPASS))
+    bypass = bypass_modifiers(check)
     for other in claim.lines:
         if other is line or other.service_date != line.service_date or not other.procedure:
             continue

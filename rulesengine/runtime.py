@@ -22,7 +22,8 @@ from .fields import FIELDS
 from .model import Claim, Line
 from .results import Finding
 
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+#: a field or check value named in a message: {line.procedure}
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 def fields_named(node) -> list[str]:
@@ -132,7 +133,7 @@ class RuleFacts:
 def _split_message(template: str) -> tuple[tuple[str, str | None], ...]:
     """'{line.procedure} is late' -> (('', 'line.procedure'), (' is late', None))."""
     parts, at = [], 0
-    for match in _PLACEHOLDER.finditer(template):
+    for match in PLACEHOLDER.finditer(template):
         parts.append((template[at:match.start()], match.group(1).strip()))
         at = match.end()
     parts.append((template[at:], None))
