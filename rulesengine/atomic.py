@@ -26,7 +26,7 @@ class Staged:
 
     def commit(self) -> None:
         self.handle.close()
-        mode = self.target.stat().st_mode & 0o777 if self.target.exists() else 0o666 & ~_umask()
+        mode = self.target.stat().st_mode & 0o777 if self.target.exists() else 0o666 & ~_UMASK
         os.chmod(self.temp, mode)
         os.replace(self.temp, self.target)
 
@@ -49,7 +49,12 @@ def replacing(target: Path, binary: bool = False) -> Iterator:
     staged.commit()
 
 
-def _umask() -> int:
+def _read_umask() -> int:
+    # os.umask can only be read by setting it: do it once, at import, not while other
+    # threads of an embedding program may be creating files
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
