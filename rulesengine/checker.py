@@ -254,8 +254,8 @@ class _Checker:
             self.report("no-code-set", cond.field.pos,
                         f"{cond.field.path} holds {_kind_plural(kind)}, and 'is valid' knows only "
                         + ", ".join(_kind_plural(k) for k in VALIDITY_KINDS),
-                        "no verified public list of modifiers ships with the engine: test them "
-                        "'in' a value set" if kind == "modifier" else None)
+                        "the NUBC revenue code list is licensed, so none ships with the engine: "
+                        "test revenue codes 'in' a value set or a table" if kind == "revenue" else None)
         elif is_list and cond.quantifier is None:
             self.report("list-field", cond.field.pos, f"{cond.field.path} holds several values",
                         f"say which: any/all/no {cond.field.path} is valid")

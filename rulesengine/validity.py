@@ -13,9 +13,14 @@ Three answers, as for every condition: True, False, or None when it cannot be kn
   ships with the engine, so a well-shaped code that does not exist passes.
 * Place of service: in the CMS place-of-service code set (validity_data/place_of_service.csv,
   sources in validity_data/README.md) and in effect on the date of service.
+* Modifiers: in validity_data/modifiers.csv (CPT modifier codes, the CMS HCPCS Level II
+  modifiers, ASA physical status P1-P6 and the ambulance origin/destination pairs; sources
+  and what was not verified in validity_data/README.md) and in effect on the date of
+  service. A modifier not in the list is invalid; one listed without dates counts on any
+  date. Lower case and surrounding blanks are forgiven, as everywhere else.
 
-Modifiers and revenue codes have no list here (no verified public modifier list ships
-with the engine); the checker says so when a rule asks.
+Revenue codes have no list here: the NUBC revenue code list is licensed, so it does not
+ship with the engine; the checker says so when a rule asks.
 """
 
 from __future__ import annotations
@@ -25,16 +30,18 @@ import functools
 from datetime import date
 from importlib import resources
 
-from .codes import shape_error
+from .codes import normalize, shape_error
 
 #: the code kinds ``is valid`` can answer for, and what it checks
 KINDS = {"icd10": "exists and is billable in ICD-10-CM on the date of service",
          "hcpcs": "is shaped like a CPT/HCPCS code",
-         "pos": "is in the CMS place-of-service code set on the date of service"}
+         "pos": "is in the CMS place-of-service code set on the date of service",
+         "modifier": "is a CPT or HCPCS Level II modifier in effect on the date of service"}
 
 
 def is_valid(kind: str, code: str | None, day: date) -> bool | None:
-    """Whether ``code`` (in normal form) of kind ``kind`` is valid on ``day``."""
+    """Whether ``code`` of kind ``kind`` is valid on ``day`` (a modifier is normalized
+    first; codes of the other kinds come in normal form, as the claim readers make them)."""
     if code is None or code == "":
         return None
     if kind == "icd10":
@@ -51,6 +58,15 @@ def is_valid(kind: str, code: str | None, day: date) -> bool | None:
             return False
         since = place_of_service_codes()[code]
         return since is None or day >= since
+    if kind == "modifier":
+        listed = modifier_codes()
+        periods = listed.get(code)  # claims come normalized: the second look-up is rare
+        if periods is None:
+            periods = listed.get(normalize("modifier", code), ())
+        for start, end in periods:
+            if (start is None or start <= day) and (end is None or day <= end):
+                return True
+        return False
     raise ValueError(f"no code set for {kind}")
 
 
@@ -74,10 +90,28 @@ def icd10_label() -> str:
 def place_of_service_codes() -> dict[str, date | None]:
     """The CMS place-of-service codes: code -> the first date of service it is valid for
     (None: long established)."""
-    text = (resources.files("rulesengine") / "validity_data" / "place_of_service.csv").read_text(
-        encoding="utf-8")
-    return {row["code"]: date.fromisoformat(row["effective_from"]) if row["effective_from"] else None
-            for row in csv.DictReader(text.splitlines())}
+    return {row["code"]: _day(row["effective_from"]) for row in _rows("place_of_service.csv")}
+
+
+@functools.cache
+def modifier_codes() -> dict[str, tuple[tuple[date | None, date | None], ...]]:
+    """The modifiers: code -> the periods (first, last date of service; None: open) it is
+    valid in. A code has several periods when CMS retired it and later gave it a new meaning
+    (QA, QR), or when it is both a HCPCS modifier and an ambulance origin/destination pair."""
+    periods: dict[str, list] = {}
+    for row in _rows("modifiers.csv"):
+        periods.setdefault(row["code"], []).append(
+            (_day(row["effective_from"]), _day(row["effective_through"])))
+    return {code: tuple(spans) for code, spans in periods.items()}
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    text = (resources.files("rulesengine") / "validity_data" / name).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def _day(text: str) -> date | None:
+    return date.fromisoformat(text) if text else None
 
 
 def combine(quantifier: str, answers) -> bool | None:

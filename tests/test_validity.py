@@ -1,8 +1,9 @@
 """`FIELD is valid`: ICD-10-CM (billable in the FY2026 code set simple-icd-10-cm ships),
-CPT/HCPCS (shape) and CMS place-of-service codes (with their effective dates)."""
+CPT/HCPCS (shape), CMS place-of-service codes and modifiers (with their effective dates)."""
 
 from __future__ import annotations
 
+import csv
 import random
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 import rulesengine
 from rulesengine.claims_io import ClaimError, claim_from_data
 from rulesengine.diagnostics import PackError
-from rulesengine.validity import combine, is_valid, place_of_service_codes
+from rulesengine.codes import shape_error
+from rulesengine.validity import combine, is_valid, modifier_codes, place_of_service_codes
 
 FY2026 = date(2026, 1, 15)
 
@@ -97,7 +99,7 @@ def _pack(tmp_path: Path, rules: str = RULES):
     return rulesengine.load_pack(folder)
 
 
-def _claim(diagnoses, pos="11", day="2026-01-15", procedure="99213", claim_id="V1"):
+def _claim(diagnoses, pos="11", day="2026-01-15", procedure="99213", claim_id="V1", modifiers=()):
     made = claim_from_data({
         "claim_id": claim_id, "claim_type": "professional", "frequency_code": "1",
         "payer": {"id": "validity"}, "received_date": day, "place_of_service": pos,
@@ -105,6 +107,7 @@ def _claim(diagnoses, pos="11", day="2026-01-15", procedure="99213", claim_id="V
         "patient": {"member_id": "1EG4TE5MK73", "birth_date": "1955-04-02", "sex": "F"},
         "diagnoses": diagnoses,
         "lines": [{"line_number": 1, "procedure": procedure, "units": 1, "service_date": day,
+                   "modifiers": list(modifiers),
                    "diagnosis_pointers": list(range(1, len(diagnoses) + 1))}]})
     assert not isinstance(made, ClaimError), made
     return made
@@ -135,8 +138,8 @@ def test_an_unassigned_place_of_service_is_denied(tmp_path):
 
 
 @pytest.mark.parametrize("condition,code", [
-    ("line.modifier is valid", "no-code-set"),       # no verified modifier list ships
-    ("line.revenue_code is valid", "no-code-set"),
+    ("line.modifier is valid", "list-field"),        # several modifiers: say any/all/no
+    ("line.revenue_code is valid", "no-code-set"),   # the NUBC list is licensed
     ("line.diagnosis is valid", "list-field"),
     ("any line.procedure is valid", "single-field"),
     ("line.units is valid", "no-code-set"),
@@ -169,3 +172,111 @@ def test_compiled_and_reference_agree_on_random_codes(tmp_path):
         assert pack.check_reference(c).to_dict() == compiled
         fired.update(f["rule_id"] for f in compiled["findings"])
     assert {"DX-VALID", "POS-VALID"} <= fired
+
+
+# ---- modifiers ---------------------------------------------------------------------------------
+
+DATA = Path(rulesengine.__file__).parent / "validity_data"
+
+
+@pytest.mark.parametrize("code", [
+    "25", "59", "91", "95",      # CPT
+    "1P",                        # CPT category II (performance measure exclusion)
+    "XS", "LT", "RT", "GA", "KX", "JW", "TC", "GP",  # HCPCS Level II
+    "P3",                        # ASA physical status
+    "RH", "HX",                  # ambulance: residence to hospital; X is a destination
+    " xs", "lt",                 # normalized like a modifier on a claim
+])
+def test_published_modifiers_are_valid(code):
+    assert is_valid("modifier", code, FY2026) is True
+
+
+@pytest.mark.parametrize("code", [
+    "ZZ", "Y1", "00",            # in no list
+    "XH",                        # X is never an ambulance origin
+    "ABC",                       # not even two characters
+])
+def test_codes_in_no_modifier_list_are_invalid(code):
+    assert is_valid("modifier", code, FY2026) is False
+
+
+@pytest.mark.parametrize("code,day,expected", [
+    ("SZ", date(2017, 12, 31), True), ("SZ", date(2018, 1, 1), False),   # habilitative, retired
+    ("QV", date(2007, 12, 31), True), ("QV", date(2008, 1, 1), False),   # replaced by Q0/Q1
+    ("Q1", date(2007, 12, 31), False), ("Q1", date(2008, 1, 1), True),
+    ("QA", date(2007, 12, 31), True), ("QA", date(2008, 1, 1), False),   # retired, then reused
+    ("QA", date(2018, 3, 31), False), ("QA", date(2018, 4, 1), True),    # for oxygen flow
+    ("G0", date(2018, 12, 31), False), ("G0", date(2019, 1, 1), True),   # acute stroke telehealth
+    ("FY", date(2017, 12, 31), False), ("FY", date(2018, 1, 1), True),
+])
+def test_modifiers_are_valid_only_in_their_periods(code, day, expected):
+    assert is_valid("modifier", code, day) is expected
+
+
+def test_the_modifier_file_is_codes_kinds_dates_and_documented_sources():
+    with open(DATA / "modifiers.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["code", "kind", "effective_from", "effective_through", "source"]
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    for row in rows:
+        assert shape_error("modifier", row["code"]) is None, row
+        assert row["kind"] in {"cpt", "cpt_category_ii", "anesthesia_physical_status",
+                               "hcpcs_level_ii", "ambulance_origin_destination"}, row
+        start, end = row["effective_from"], row["effective_through"]
+        assert not (start and end) or date.fromisoformat(start) <= date.fromisoformat(end), row
+        assert f"`{row['source']}`" in readme, row
+    kinds = {}
+    for row in rows:
+        kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
+    assert kinds["ambulance_origin_destination"] == 10 * 11  # X only as a destination
+    assert kinds["anesthesia_physical_status"] == 6
+    assert set(modifier_codes()) == {row["code"] for row in rows}
+
+
+# the example of docs/history-and-validity.md, so the documented rule is the one tested
+MODIFIER_RULES = next(
+    block.split("```")[0] for block in
+    (Path(__file__).parents[1] / "docs" / "history-and-validity.md").read_text(encoding="utf-8")
+    .split("```rules\n")[1:] if "MOD-VALID" in block)
+
+
+def _with_modifiers(modifiers, day="2026-01-15", claim_id="M1"):
+    return _claim(["E11.9"], day=day, claim_id=claim_id, modifiers=modifiers)
+
+
+def test_an_unpublished_modifier_is_denied_with_carc_4(tmp_path):
+    pack = _pack(tmp_path, MODIFIER_RULES)
+    assert _found(pack, _with_modifiers(["25", "LT"])) == []
+    assert _found(pack, _with_modifiers([])) == []
+    found = pack.check(_with_modifiers(["LT", "ZZ"])).findings
+    assert [(f.rule_id, f.group_code, f.carc, f.line_number) for f in found] == [
+        ("MOD-VALID", "CO", "4", 1)]
+    assert found[0].message == "line 1 has a modifier that is not published: LT, ZZ"
+    assert _found(pack, _with_modifiers(["SZ"], day="2017-12-29")) == []
+    assert _found(pack, _with_modifiers(["SZ"], day="2018-01-02")) == [("MOD-VALID", "4", [])]
+
+
+def test_compiled_and_reference_agree_on_random_modifiers(tmp_path):
+    pack = _pack(tmp_path, MODIFIER_RULES)
+    rng = random.Random(4)
+    modifiers = ["25", "59", "XS", "GA", "KX", "RH", "SZ", "QA", "G0", "ZZ", "Y1", "XH", "P1"]
+    days = ["2007-12-31", "2012-06-01", "2017-12-31", "2018-04-01", "2019-01-01", "2026-01-15"]
+    fired = 0
+    for i in range(300):
+        c = _with_modifiers(rng.sample(modifiers, rng.randint(0, 3)), rng.choice(days), f"R{i}")
+        compiled = pack.check(c).to_dict()
+        assert pack.check_reference(c).to_dict() == compiled
+        fired += len(compiled["findings"])
+    assert 0 < fired < 300
+
+
+def test_revenue_codes_have_no_code_set_and_the_checker_says_why(tmp_path):
+    rules = ('rule X "x"\n  category code_validity\n  for each line\n'
+             '  require line.revenue_code is valid\n  else deny line CO-16\n')
+    with pytest.raises(PackError) as error:
+        _pack(tmp_path, rules)
+    (problem,) = error.value.diagnostics
+    assert problem.code == "no-code-set"
+    assert "procedure modifiers" in problem.message  # what 'is valid' does know
+    assert "NUBC revenue code list is licensed" in problem.hint
+
