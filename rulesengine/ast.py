@@ -276,6 +276,19 @@ class Header:
 
 
 @dataclass(frozen=True)
+class Superseded:
+    """A window of dates of service in which a later pack's ``override`` or ``disable`` of a
+    rule is in force: the later pack's ``effective`` window from pack.yaml (a pack without
+    one takes the rule over at every date, and the inherited version is dropped instead).
+    The inherited version of the rule does not apply in it."""
+
+    pack: str  # the id of the pack that overrides or disables the rule
+    start: DateValue | None
+    end: DateValue | None
+    disabled: bool = False  # the later pack disables the rule (else it has its own version)
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     title: str
@@ -291,6 +304,9 @@ class Rule:
     where: Condition | None = None
     headers: tuple[Header, ...] = field(default=())
     override: bool = False  # replaces the rule of this id a parent pack defines
+    #: where later packs took this version over (set when packs are merged): on those dates
+    #: it does not apply, though its own window covers them
+    superseded: tuple[Superseded, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ no tree and parses nothing. ``reference`` gives the meaning this must match.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import date, timedelta
 from operator import attrgetter
@@ -19,9 +20,10 @@ from .codes import CodeRange, CodeSet, normalize, shape_error
 from .dates import UNITS, shift
 from .fields import FIELDS
 from .history import HistoryRequired, window_start
+from .layers import dates_in_force
 from .model import Claim, Line
 from .results import Finding
-from .runtime import RuleFacts, fields_named, sort_findings
+from .runtime import RuleFacts, fields_named, sort_findings, version_key
 from .validity import combine, icd10_window, is_valid
 
 Test = Callable[[Claim, Line | None], bool | None]
@@ -43,19 +45,22 @@ class Evaluator:
     """The compiled rules of one pack. Safe to share between threads: checking a claim
     writes only to per-call lists and to memo dicts whose entries never change."""
 
-    def __init__(self, checked: CheckedPack, facts: dict[str, RuleFacts]):
+    def __init__(self, checked: CheckedPack, facts: dict[tuple, RuleFacts]):
         self._sets = _SetBuilder(checked)
         self.order = {rule.id: i for i, rule in enumerate(checked.rules)}
         self.claim_rules = []
         self.line_rules = []
         for rule in checked.rules:
             if rule.per_line:
-                self.line_rules.append(_LineRule(rule, facts[rule.id], checked, self._sets))
+                compiled = _LineRule(rule, facts[version_key(rule)], checked, self._sets)
+                self.line_rules.extend(_by_stretch(compiled, rule))
             else:
-                self.claim_rules.append(_ClaimRule(rule, facts[rule.id], self._sets))
+                compiled = _ClaimRule(rule, facts[version_key(rule)], self._sets)
+                self.claim_rules.extend(_by_stretch(compiled, rule))
+        reading = [r for r in checked.rules if isinstance(r.check, ast.HISTORY_CHECKS)]
         #: the rules that read the claim history, which checking must then be given
-        self.history_rules = tuple(r.id for r in checked.rules if isinstance(r.check, ast.HISTORY_CHECKS))
-        self._history_pack = facts[self.history_rules[0]].pack if self.history_rules else None
+        self.history_rules = tuple(dict.fromkeys(r.id for r in reading))
+        self._history_pack = facts[version_key(reading[0])].pack if reading else None
         self._by_code: dict[str | None, tuple[_LineRule, ...]] = {}
         self._by_key: dict[tuple, tuple] = {}
         self._index_line_rules()
@@ -164,6 +169,20 @@ def _window(rule: ast.Rule) -> tuple[date | None, date | None]:
     start = date.fromisoformat(rule.effective_from.text) if rule.effective_from else None
     end = date.fromisoformat(rule.effective_through.text) if rule.effective_through else None
     return start, end
+
+
+def _by_stretch(compiled, rule: ast.Rule) -> list:
+    """A rule version as compiled, once per stretch of dates it applies on. A later pack's
+    window that takes the rule over may split it in two (before and after); each copy keeps
+    the single first/last-day test, so the per-line path is the same with layers or without."""
+    if not rule.superseded:
+        return [compiled]
+    copies = []
+    for start, end in dates_in_force(rule):
+        piece = copy.copy(compiled)  # shares the tests and indexes; only the dates differ
+        piece.start, piece.end = start, end
+        copies.append(piece)
+    return copies
 
 
 class _ClaimRule:
@@ -534,13 +553,13 @@ def _test(cond, sets: _SetBuilder) -> Test:
 def _validity(cond: ast.Validity) -> Test:
     """``is valid``. ICD-10-CM answers are remembered per code (within the fiscal year of
     the code set they do not depend on the date; outside it a well-shaped code is unknown);
-    place-of-service answers are a dict lookup and a date comparison, asked each time."""
+    place-of-service and modifier answers are a dict lookup and date comparisons, asked each time."""
     spec = FIELDS[cond.field.path]
     kind, get, quantifier, want = spec.type, spec.get, cond.quantifier, cond.valid
     memo: dict = {}
 
     def answer(code, day):
-        if kind == "pos":
+        if kind in ("pos", "modifier"):
             return is_valid(kind, code, day)
         known = memo.get(code)
         if known is None:

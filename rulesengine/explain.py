@@ -30,7 +30,7 @@ from .diagnostics import PackError, did_you_mean
 from .explain_report import render
 from .explain_tables import explain_bundling, explain_history, explain_units
 from .explain_text import (deciding, facts, join, missing_values, noun, say, say_expr, say_rule, say_set,
-                           show)
+                           say_window, show)
 from .fields import FIELDS
 from .history import HistoryError, open_history
 from .model import Claim, Line
@@ -125,7 +125,7 @@ def _check(pack: CompiledPack, claim: Claim, history):
 
 
 def _explain(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | None, history=None) -> Explanation:
-    checked, facts_of = pack._checked, pack._facts[rule.id]
+    checked, facts_of = pack._checked, pack.facts(rule)
     day = line.service_date if line is not None else claim.first_service_date
     action = rule.action
     e = Explanation(
@@ -137,7 +137,7 @@ def _explain(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | None
          "date_of_service": day.isoformat(), "inside": reference.in_window(rule, day)},
         "passed", "", {p: get(claim, line) for p, get in facts_of.getters
                        if line is not None or not FIELDS[p].needs_line},
-        listed=_triggered(checked, rule, claim, line))
+        listed=_triggered(checked, rule, claim, line) and _speaks_for(pack, rule, claim, line))
     outside = _not_selected(checked, rule, claim, line, day)
     if outside:
         e.outcome, e.reason = "not-applicable", "does not apply: " + join(outside)
@@ -160,10 +160,15 @@ def _not_selected(checked, rule, claim, line, day) -> list[str]:
     if not reference.in_window(rule, day) and (line is not None or not rule.per_line):
         what = "the line's date of service" if line is not None else "the claim's first date of service"
         start, end = rule.effective_from, rule.effective_through
+        over = next((o for o in rule.superseded if reference.within(o.start, o.end, day)), None)
         if start and day.isoformat() < start.text:
             why.append(f"{what} {day.isoformat()} is before the rule takes effect on {start.text}")
-        else:
+        elif end and day.isoformat() > end.text:
             why.append(f"{what} {day.isoformat()} is after the rule's last day, {end.text}")
+        else:
+            instead = "disables the rule" if over.disabled else "has its own version of the rule"
+            why.append(f"{what} {day.isoformat()} is in pack {over.pack}'s window "
+                       f"({say_window(over.start, over.end)}), where pack {over.pack} {instead}")
     for cond, what, on in ((rule.guard, "claims", None), (rule.where, "lines", line)):
         if cond is None or (what == "lines" and line is None):
             continue
@@ -194,6 +199,26 @@ def _triggered(checked, rule, claim, line) -> bool:
         table = checked.tables[check.table]
         return any(r[table.index("code")] == line.procedure for r in table.rows)
     return True
+
+
+def _speaks_for(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | None) -> bool:
+    """Whether this version of a rule is the one to show for the dates explained. A rule that
+    a windowed pack overrides has a version per layer: on a date, the version in force speaks;
+    where none is, each version no later pack took over there says why it does not apply.
+    The others are shown only when asked for with --rule."""
+    versions = [r for r in pack.rules if r.id == rule.id]
+    if len(versions) == 1:
+        return True
+    days = ([line.service_date] if line is not None else
+            [ln.service_date for ln in claim.lines] if rule.per_line else [claim.first_service_date])
+
+    def speaks(day):
+        if reference.in_window(rule, day):
+            return True
+        if any(reference.in_window(v, day) for v in versions):
+            return False
+        return not any(reference.within(o.start, o.end, day) for o in rule.superseded)
+    return any(speaks(day) for day in days)
 
 
 # ---- plain requirements ---------------------------------------------------------------------------
@@ -373,11 +398,12 @@ def command(claim_file, pack_dir, rule_id, claim_id, fmt, history_path):
             raise click.UsageError(f"{error}; pack {pack.id} has rules that read the claim history: "
                                    + ", ".join(pack.history_rules)) from None
     disabled = None
-    if rule_id is not None and rule_id not in pack._facts:
+    ids = list(dict.fromkeys(r.id for r in pack.rules))  # a rule may have several versions
+    if rule_id is not None and rule_id not in ids:
         disabled = _disabled(pack_dir, rule_id)
         if disabled is None:
-            known = [*pack._facts, *_disabled(pack_dir, None)]
-            hint = did_you_mean(rule_id, known) or "its rules: " + ", ".join(pack._facts)
+            known = [*ids, *_disabled(pack_dir, None)]
+            hint = did_you_mean(rule_id, known) or "its rules: " + ", ".join(ids)
             raise click.UsageError(f"pack {pack.id} has no rule {rule_id}; {hint}")
     if claim_file != "-" and not Path(claim_file).is_file():
         raise click.UsageError(f"no such claims file: {claim_file}")

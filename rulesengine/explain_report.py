@@ -63,7 +63,7 @@ def render_claim(x, info) -> str:
         out += textwrap.wrap(f"!! DISAGREEMENT with rulesengine check: {problem}. The explanation or "
                              "the checker is wrong; please report it.", WIDTH, initial_indent="  ",
                              subsequent_indent="     ", break_on_hyphens=False)
-    described: set[str] = set()
+    described: set[tuple] = set()
     heading = object()
     for e in x.explanations:
         here = e.line.line_number if e.line is not None else None
@@ -74,8 +74,9 @@ def render_claim(x, info) -> str:
         status = _LABELS[e.outcome] + (f"  {e.action}" if e.fired else "")
         out.append(f"    {e.rule_id}  {status}")
         pad = "      "
-        first = e.rule_id not in described
-        described.add(e.rule_id)
+        version = (e.rule_id, e.pack, e.source_file, e.source_line)  # layers may leave several
+        first = version not in described
+        described.add(version)
         if e.title:
             out += _field("rule", e.title + ("" if first else " (as above)"), pad)
         if first and e.checks:

@@ -192,11 +192,18 @@ def say(cond, checked, negate: bool = False, nested: bool = False) -> str:
     return str(cond)
 
 
-def _window(rule: ast.Rule) -> str:
-    start, end = rule.effective_from, rule.effective_through
+def say_window(start: ast.DateValue | None, end: ast.DateValue | None) -> str:
     if start and end:
         return f"from {start.text} through {end.text}"
     return f"from {start.text}" if start else f"through {end.text}" if end else ""
+
+
+def _window(rule: ast.Rule) -> str:
+    """The rule's dates, less those where a later pack took it over (a windowed override)."""
+    gaps = [f"{say_window(o.start, o.end)} (when pack {o.pack} "
+            f"{'disables it' if o.disabled else 'has its own version'})" for o in rule.superseded]
+    own = say_window(rule.effective_from, rule.effective_through)
+    return ", ".join([own] * bool(own) + (["except " + " and ".join(gaps)] if gaps else []))
 
 
 def say_table_check(check, checked) -> str:

@@ -6,6 +6,11 @@ is the first stage of checking: a layer adds value sets, tables and rules; it re
 an inherited one only with ``override``, and switches off an inherited rule only with
 ``disable rule ID because "reason"``. Redefining without ``override``, overriding or
 disabling what no parent defines, and a cycle of ``extends`` are errors.
+
+A layer with an ``effective`` window in pack.yaml acts only inside it: its own rules are
+narrowed to it, and its overrides and disables take an inherited rule over only there.
+Outside, the inherited version stays in force, so one rule id may have several versions,
+each on its own dates (``ast.Rule.superseded``, ``dates_in_force``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -45,10 +51,14 @@ class Merged:
 
     valuesets: dict[str, ast.ValueSet] = field(default_factory=dict)
     tables: dict[str, tuple[ast.Table, Path]] = field(default_factory=dict)  # with the pack folder
+    #: the rules in force, in order; a rule a windowed pack overrides or disables keeps its
+    #: inherited version(s) for the dates outside that window (``ast.Rule.superseded``)
     rules: list[ast.Rule] = field(default_factory=list)
-    layer_of: dict[str, Layer] = field(default_factory=dict)  # rule id -> the layer it comes from
+    #: (rule id, where written) -> the layer the version comes from (see ``runtime.version_key``)
+    layer_of: dict[tuple[str, ast.Pos], Layer] = field(default_factory=dict)
     parameters: dict[str, object] = field(default_factory=dict)
-    disabled: dict[str, tuple[str, str]] = field(default_factory=dict)  # rule id -> (pack, reason)
+    #: rules switched off at every date: rule id -> (pack, reason)
+    disabled: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def read_layers(pack_dir: Path, sources: dict[str, str]) -> tuple[list[Layer], list[Diagnostic]]:
@@ -204,12 +214,11 @@ def merge(layers: list[Layer]) -> tuple[Merged, list[Diagnostic]]:
                 if _declare(rule.id, rule.pos, rule.override, own, origin, layer, ids, problems,
                             what="rule"):
                     rule = _narrow(rule, window)
-                    at = next((i for i, r in enumerate(merged.rules) if r.id == rule.id), None)
-                    if at is None:
+                    if rule.id in ids:
+                        _take_over(merged.rules, rule.id, ast.Superseded(layer.id, *window), rule)
+                    else:
                         merged.rules.append(rule)
-                    else:  # an override keeps the inherited rule's place in the order
-                        merged.rules[at] = rule
-                    merged.layer_of[rule.id] = layer
+                    merged.layer_of[rule.id, rule.pos] = layer
             for off in f.disables:
                 at = next((i for i, r in enumerate(merged.rules) if r.id == off.rule_id), None)
                 if at is None or off.rule_id in own:
@@ -223,9 +232,56 @@ def merge(layers: list[Layer]) -> tuple[Merged, list[Diagnostic]]:
                                                f"say why rule {off.rule_id} is disabled",
                                                'like: because "our contract pays this service without it"'))
                 else:
-                    del merged.rules[at]
-                    merged.disabled[off.rule_id] = (layer.id, off.reason.value)
+                    _take_over(merged.rules, off.rule_id, ast.Superseded(layer.id, *window, disabled=True))
+                    if all(r.id != off.rule_id for r in merged.rules):
+                        merged.disabled[off.rule_id] = (layer.id, off.reason.value)
     return merged, problems
+
+
+def _take_over(rules: list[ast.Rule], rule_id: str, over: ast.Superseded,
+               replacement: ast.Rule | None = None) -> None:
+    """A later pack overrides (``replacement``) or disables a rule within its window: every
+    inherited version steps aside there, and is dropped where nothing of it is left (at every
+    date, for a pack without a window). The versions of a rule stay together, base first,
+    in the place of the first: an override keeps the inherited rule's place in the order."""
+    at = [i for i, r in enumerate(rules) if r.id == rule_id]
+    kept = []
+    if over.start is not None or over.end is not None:
+        for version in rules[at[0]:at[-1] + 1]:
+            version = dataclasses.replace(version, superseded=(*version.superseded, over))
+            try:
+                gone = not dates_in_force(version)
+            except ValueError:  # a date not on the calendar: the checker reports it at its place
+                gone = False
+            if not gone:
+                kept.append(version)
+    rules[at[0]:at[-1] + 1] = [*kept, *([replacement] if replacement is not None else [])]
+
+
+Stretch = tuple[date | None, date | None]  # first and last day, both included; None is open
+
+
+def dates_in_force(rule: ast.Rule) -> list[Stretch]:
+    """The stretches of dates of service on which a version of a rule applies, in date
+    order: its own window less the windows in which later packs took it over (empty when
+    they cover it all). Raises ValueError on a date that is not on the calendar."""
+    stretches = [(_day(rule.effective_from), _day(rule.effective_through))]
+    for over in rule.superseded:
+        cut_from, cut_to = _day(over.start), _day(over.end)
+        left = []
+        for start, end in stretches:
+            if cut_from is not None and cut_from > date.min and (start is None or start < cut_from):
+                before = cut_from - timedelta(days=1)
+                left.append((start, before if end is None or end > before else end))
+            if cut_to is not None and cut_to < date.max and (end is None or end > cut_to):
+                after = cut_to + timedelta(days=1)
+                left.append((after if start is None or start < after else start, end))
+        stretches = left
+    return stretches
+
+
+def _day(value: ast.DateValue | None) -> date | None:
+    return date.fromisoformat(value.text) if value is not None else None
 
 
 def _declare(name, pos, override, own, origin, layer, inherited, problems, what="name") -> bool:

@@ -120,7 +120,7 @@ def _unused(pack: CompiledPack, merged, layers) -> list[tuple[str, Diagnostic]]:
     """Value sets and tables no rule in force reads; a rule disabled or overridden by a pack
     above does not count, and the message says so."""
     used = {name for rule in pack.rules for name in names_used(rule)}
-    in_force = {rule.id for rule in pack.rules}
+    in_force = {rule.id: pack.facts(rule).pack for rule in pack.rules}  # the most-derived layer
     disabled_by = {off.rule_id: layer.id for layer in layers for f in layer.files
                    for off in f.disables}
     readers: dict[str, list[str]] = {}  # name -> why each rule that was written to read it does not
@@ -130,7 +130,7 @@ def _unused(pack: CompiledPack, merged, layers) -> list[tuple[str, Diagnostic]]:
                 for name in names_used(rule):
                     if rule.id in in_force:
                         why = (f"rule {rule.id} as pack {layer.id} wrote it, which pack "
-                               f"{pack._facts[rule.id].pack} overrides")
+                               f"{in_force[rule.id]} overrides")
                     else:
                         why = (f"rule {rule.id} of pack {layer.id}, which pack "
                                f"{disabled_by.get(rule.id, '?')} disables")

@@ -26,6 +26,7 @@ from . import ast
 from .codes import normalize
 from .diagnostics import Diagnostic
 from .fields import FIELDS
+from .layers import dates_in_force
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
@@ -353,7 +354,7 @@ def check_codes(rules: list[ast.Rule], valuesets: dict, tables: dict,
 
     for vs in valuesets.values():
         # an unused set is checked as if for any date (lint reports it unused besides)
-        windows = [rule_window(r) for r in users.get(vs.name, [])] or [ALWAYS]
+        windows = [w for r in users.get(vs.name, []) for w in dates_in_force(r)] or [ALWAYS]
         check_items(vs.kind, vs.codes.items, windows, vs.pos, f"value set {vs.name}")
     for rule in rules:
         inline: dict[str, list] = {}
@@ -361,10 +362,10 @@ def check_codes(rules: list[ast.Rule], valuesets: dict, tables: dict,
             inline.setdefault(kind, []).append(item)
         for kind, items in inline.items():
             at = rule.effective_from.pos if rule.effective_from else rule.pos
-            check_items(kind, items, [rule_window(rule)], at, f"rule {rule.id}")
+            check_items(kind, items, dates_in_force(rule), at, f"rule {rule.id}")
     for name, (decl, pack_dir) in tables.items():
         if name in table_data:
-            windows = [rule_window(r) for r in users.get(name, [])] or [ALWAYS]
+            windows = [w for r in users.get(name, []) for w in dates_in_force(r)] or [ALWAYS]
             problems.extend(_table_codes(decl, pack_dir, table_data[name], windows, icd,
                                          checkable))
     return problems, (icd.label if icd else None)

@@ -17,6 +17,7 @@ taken in any order. No reasoning about what conditions imply: ``patient.age < 18
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from itertools import combinations
 
@@ -24,6 +25,7 @@ from . import ast
 from .codes import normalize
 from .diagnostics import Diagnostic
 from .fields import FIELDS
+from .layers import dates_in_force
 from .lint_codes import ERROR, WARNING, Window, describe, intersect, rule_window
 
 
@@ -122,7 +124,7 @@ def compare_rules(rules: list[ast.Rule], valuesets: dict[str, ast.ValueSet]) -> 
     groups: dict[tuple, list[ast.Rule]] = {}
     for rule in rules:
         trigger = (rule.per_line, exact.of(rule.guard), exact.of(rule.where))
-        groups.setdefault(trigger, []).append(rule)
+        groups.setdefault(trigger, []).extend(_stretches(rule))
     problems, told = [], set()
     for group in groups.values():
         for first, later in combinations(group, 2):
@@ -132,6 +134,24 @@ def compare_rules(rules: list[ast.Rule], valuesets: dict[str, ast.ValueSet]) -> 
                 told.add((found[1].pos, found[1].code))
                 problems.append(found)
     return problems
+
+
+def _stretches(rule: ast.Rule) -> list[ast.Rule]:
+    """A rule once per stretch of dates it applies on: a version that a windowed pack took
+    over in the middle of its window applies before and after, and is compared as two rules
+    (two versions of one id never overlap: merging gives each its own dates)."""
+    if not rule.superseded:
+        return [rule]
+
+    def written(day: date | None, as_written: ast.DateValue | None):
+        if day is None:
+            return None
+        if as_written is not None and as_written.text == day.isoformat():
+            return as_written  # keeps its place in the file, where a problem is reported
+        return ast.DateValue(day.isoformat(), rule.pos)
+    return [dataclasses.replace(rule, effective_from=written(start, rule.effective_from),
+                                effective_through=written(end, rule.effective_through), superseded=())
+            for start, end in dates_in_force(rule)]
 
 
 def _compare(first: ast.Rule, later: ast.Rule, exact: _Shape, skeleton: _Shape):

@@ -11,6 +11,7 @@ A pack is a folder::
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 from . import ast, compiler, parameters, reference
@@ -20,23 +21,26 @@ from .history import HistoryRequired
 from .layers import merge, read_layers
 from .model import Claim
 from .results import PackInfo, Result
-from .runtime import RuleFacts
+from .runtime import RuleFacts, version_key
 
 
 class CompiledPack:
     """A pack ready to check claims. Build it with ``load_pack``; share it freely between
     threads (checking keeps its state in the call)."""
 
-    def __init__(self, info: PackInfo, meta: dict, checked, facts: dict[str, RuleFacts],
+    def __init__(self, info: PackInfo, meta: dict, checked, facts: dict[tuple, RuleFacts],
                  layers: list[str], disabled: dict[str, tuple[str, str]] | None = None):
         self.info = info
         self.meta = meta
         self.layers = layers  # pack ids, base first
-        #: inherited rules switched off: rule id -> (the pack that disabled it, its reason)
+        #: inherited rules switched off at every date: rule id -> (the pack that disabled it,
+        #: its reason); a windowed pack's disable shows in the versions' ``superseded``
         self.disabled = disabled or {}
+        #: the rules in force, in order; a rule that a windowed pack overrides or disables
+        #: appears once per version, each applying on its own dates (``layers.dates_in_force``)
         self.rules: list[ast.Rule] = checked.rules
         self._checked = checked
-        self._facts = facts
+        self._facts = facts  # runtime.version_key(rule) -> RuleFacts
         self._evaluator = compiler.Evaluator(checked, facts)
 
     @property
@@ -52,9 +56,19 @@ class CompiledPack:
         """Table name -> ``tables.TableData`` (typed rows)."""
         return self._checked.tables
 
-    def rule_pack(self, rule_id: str) -> str:
-        """The pack (layer) a rule comes from."""
-        return self._facts[rule_id].pack
+    def facts(self, rule: ast.Rule) -> RuleFacts:
+        """What every finding of this version of a rule carries: its layer, file and line."""
+        return self._facts[version_key(rule)]
+
+    def rule_pack(self, rule_id: str, day: date | None = None) -> str:
+        """The pack (layer) a rule comes from: of its version that applies on the date of
+        service ``day`` when given (a windowed pack's override leaves the inherited version
+        in force outside its window), else of its most-derived version."""
+        versions = [r for r in self.rules if r.id == rule_id
+                    and (day is None or reference.in_window(r, day))]
+        if not versions:
+            raise KeyError(rule_id)
+        return self.facts(versions[-1]).pack
 
     @property
     def version(self) -> str:
@@ -119,8 +133,10 @@ def load_pack(path: str | Path) -> CompiledPack:
     top = layers[-1]
     digest = _content_hash([p for layer in layers for p in layer.paths])
     info = PackInfo(top.id, str(top.meta["version"]), digest)
-    facts = {rule.id: RuleFacts.of(rule, merged.layer_of[rule.id].id, merged.layer_of[rule.id].dir)
-             for rule in checked.rules}
+    facts = {}
+    for rule in checked.rules:  # one entry per version of a rule
+        layer = merged.layer_of[version_key(rule)]
+        facts[version_key(rule)] = RuleFacts.of(rule, layer.id, layer.dir)
     return CompiledPack(info, top.meta, checked, facts, [layer.id for layer in layers],
                         merged.disabled)
 

@@ -36,7 +36,7 @@ EXIT_SAME, EXIT_CHANGED, EXIT_ERROR = 0, 1, 2
 #: the parts of a rule a reviewer reads, by the fields that make each up
 _RULE_PARTS = (
     ("title", ("title",)), ("category", ("category",)), ("citation", ("citation",)),
-    ("effective", ("effective_from", "effective_through")), ("when", ("guard",)),
+    ("effective", ("effective_from", "effective_through", "superseded")), ("when", ("guard",)),
     ("for each line", ("per_line", "where")), ("require", ("check",)),
     ("action", ("action.severity", "action.scope", "action.adjustment", "action.rarcs")),
     ("message", ("action.message",)),
@@ -95,20 +95,37 @@ def _names_read(rule: ast.Rule) -> set[str]:
 
 def compare_rules(old: CompiledPack, new: CompiledPack) -> dict:
     """Rules added, removed (deleted, or disabled in a layer) and changed, between the merged
-    rule lists of two packs."""
-    before = {r.id: r for r in old.rules}
-    after = {r.id: r for r in new.rules}
-    added = [{"rule_id": r.id, "category": _category(r), "pack": new._facts[r.id].pack}
-             for r in new.rules if r.id not in before]
-    removed = [{"rule_id": r.id, "category": _category(r), "pack": old._facts[r.id].pack}
-               for r in old.rules if r.id not in after]
+    rule lists of two packs. A rule is compared by id, whatever the layers (see _changes)."""
+    before, after = _versions(old), _versions(new)
+    added = [{"rule_id": rule_id, "category": _category(now[-1]), "pack": new.facts(now[-1]).pack}
+             for rule_id, now in after.items() if rule_id not in before]
+    removed = [{"rule_id": rule_id, "category": _category(was[-1]), "pack": old.facts(was[-1]).pack}
+               for rule_id, was in before.items() if rule_id not in after]
     changed = []
-    for rule in new.rules:
-        if rule.id in before and _plain(before[rule.id]) != _plain(rule):
-            changed.append({"rule_id": rule.id, "category": _category(rule),
-                            "pack": new._facts[rule.id].pack,
-                            "parts": _changed_parts(before[rule.id], rule)})
+    for rule_id, now in after.items():
+        parts = _changes(old, before[rule_id], new, now) if rule_id in before else []
+        if parts:
+            changed.append({"rule_id": rule_id, "category": _category(now[-1]),
+                            "pack": new.facts(now[-1]).pack, "parts": parts})
     return {"added": added, "removed": removed, "changed": changed}
+
+
+def _versions(pack: CompiledPack) -> dict[str, list[ast.Rule]]:
+    """Rule id -> its versions, base first: one, unless a windowed pack overrides it."""
+    found: dict[str, list[ast.Rule]] = {}
+    for rule in pack.rules:
+        found.setdefault(rule.id, []).append(rule)
+    return found
+
+
+def _changes(old: CompiledPack, was: list[ast.Rule], new: CompiledPack, now: list[ast.Rule]) -> list[str]:
+    """The parts that differ between a rule's versions in two packs. Each new version is
+    compared with the old version of its layer, else with the old most-derived version; a
+    version that comes or goes changes the others' dates (``effective``)."""
+    old_of_layer = {old.facts(v).pack: v for v in was}
+    differ = {part for v in now
+              for part in _changed_parts(old_of_layer.get(new.facts(v).pack, was[-1]), v)}
+    return [label for label, _ in _RULE_PARTS if label in differ]
 
 
 def _entry(item) -> str:
@@ -378,7 +395,7 @@ def render_text(report: dict, line: str) -> str:
     if not by_rule:
         out.append("Findings: none appeared, disappeared or changed")
     else:
-        width = max(10, *(len(r["rule_id"]) for r in by_rule))
+        width = max(14, *(len(r["rule_id"]) for r in by_rule))
         out.append(f"Findings by rule{'':<{width - 14}}  {'category':<18} {'appeared':>9} "
                    f"{'disappeared':>12} {'changed':>8}")
         for r in by_rule:

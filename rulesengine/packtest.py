@@ -47,17 +47,18 @@ class PackRun:
     cases: list[Case] = field(default_factory=list)
     problems: list[Diagnostic] = field(default_factory=list)  # the pack's and whole files'
     sources: dict[str, str] = field(default_factory=dict)  # file -> text, for error carets
-    fired: set[str] = field(default_factory=set)
+    fired: set[tuple[str, str]] = field(default_factory=set)  # (rule id, its layer) of findings
 
     def uncovered(self) -> list[tuple[str, str, int]]:
-        """(rule id, file, line) of the pack's own rules that no test fired."""
+        """(rule id, file, line) of the pack's own rules that no test fired. The layer counts:
+        a claim outside a windowed pack's window fires the inherited version of its override."""
         if self.pack is None:
             return []
-        return [(r.id, self.pack._facts[r.id].source_file, r.pos.line) for r in self.own_rules()
-                if r.id not in self.fired]
+        return [(r.id, self.pack.facts(r).source_file, r.pos.line) for r in self.own_rules()
+                if (r.id, self.pack.id) not in self.fired]
 
     def own_rules(self) -> list[ast.Rule]:
-        return [r for r in self.pack.rules if self.pack._facts[r.id].pack == self.pack.id]
+        return [r for r in self.pack.rules if self.pack.facts(r).pack == self.pack.id]
 
 
 # ---- running -----------------------------------------------------------------------------------
@@ -95,7 +96,7 @@ def run_pack(folder: str) -> PackRun:
 
 def _check_against_pack(case: Case, pack: CompiledPack) -> None:
     """Problems only the pack can show: a rule it does not have, a line the claim does not have."""
-    ids = [r.id for r in pack.rules]
+    ids = list(dict.fromkeys(r.id for r in pack.rules))  # a rule may have several versions
     lines = [ln.line_number for ln in case.claim.lines] if case.claim else None
     for e in case.expect:
         if e.rule not in ids:
@@ -126,7 +127,7 @@ def _run_case(case: Case, run: PackRun) -> None:
     compiled, reference = results["check"], results["check_reference"]
     for findings in (compiled, reference):
         if not isinstance(findings, Exception):
-            run.fired.update(f.rule_id for f in findings)
+            run.fired.update((f.rule_id, f.pack) for f in findings)
     case.report = _engine_problems(compiled, reference)
     if not case.report:
         case.report = compare(case.expect, list(compiled))

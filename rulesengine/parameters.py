@@ -37,7 +37,7 @@ def bind(rules: list[ast.Rule], parameters: dict) -> tuple[list[ast.Rule], list[
             return ast.Number(value, node.pos)
         return ast.Text(str(value), node.pos)
 
-    def walk(node):
+    def walk(node, what="the text"):
         if isinstance(node, ast.Field):
             return literal(node) if node.root == "param" else node
         if isinstance(node, ast.DateShift) and isinstance(node.amount, ast.Field):
@@ -49,28 +49,39 @@ def bind(rules: list[ast.Rule], parameters: dict) -> tuple[list[ast.Rule], list[
             value = -amount.value if node.negative else amount.value
             return dataclasses.replace(node, operand=walk(node.operand), amount=value, negative=False)
         if isinstance(node, ast.Text):
-            return _fill_message(node, parameters, problems)
+            return dataclasses.replace(node, value=_fill(node.value, node.pos, what, parameters, problems))
         if isinstance(node, tuple):
-            return tuple(walk(item) for item in node)
+            return tuple(walk(item, what) for item in node)
         if dataclasses.is_dataclass(node) and not isinstance(node, ast.Pos):
-            changes = {f.name: walk(getattr(node, f.name)) for f in dataclasses.fields(node)}
+            changes = {f.name: walk(getattr(node, f.name), _TEXTS.get(f.name, what))
+                       for f in dataclasses.fields(node)}
             return dataclasses.replace(node, **changes)
         return node
 
-    return [walk(rule) for rule in rules], problems
+    bound = []
+    for rule in rules:
+        rule = walk(rule)
+        title = _fill(rule.title, rule.pos, "the title", parameters, problems)
+        bound.append(rule if title == rule.title else dataclasses.replace(rule, title=title))
+    return bound, problems
 
 
-def _fill_message(text: ast.Text, parameters: dict, problems: list) -> ast.Text:
-    """``{param.x}`` in a message is written in once, like any other constant."""
-    if "param." not in text.value:
+#: what a text of a rule is, by the field that holds it, for messages about it
+_TEXTS = {"message": "the message", "citation": "the citation"}
+
+
+def _fill(text: str, pos: ast.Pos, what: str, parameters: dict, problems: list) -> str:
+    """``{param.x}`` in a message, citation or title is written in once, like any other
+    constant: "ACME provider manual: {param.filing_limit_days}-day limit"."""
+    if "param." not in text:
         return text
 
     def fill(match):
         value = parameters.get(match.group(1))
         if value is None:
-            problems.append(Diagnostic("unknown-parameter", text.pos,
-                                       f"the message names param.{match.group(1)}, which pack.yaml does not declare",
+            problems.append(Diagnostic("unknown-parameter", pos,
+                                       f"{what} names param.{match.group(1)}, which pack.yaml does not declare",
                                        did_you_mean(match.group(1), parameters)))
             return match.group(1)
         return str(value)
-    return dataclasses.replace(text, value=_PLACEHOLDER.sub(fill, text.value))
+    return _PLACEHOLDER.sub(fill, text)

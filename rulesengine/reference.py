@@ -18,36 +18,39 @@ from .fields import FIELDS
 from .history import HistoryRequired, window_start
 from .model import Claim, Line
 from .results import Finding
-from .runtime import RuleFacts, sort_findings
+from .runtime import RuleFacts, sort_findings, version_key
 from .validity import combine, is_valid
 
 
-def evaluate(checked: CheckedPack, facts: dict[str, RuleFacts], claim: Claim,
+def evaluate(checked: CheckedPack, facts: dict[tuple, RuleFacts], claim: Claim,
              history=None) -> tuple[Finding, ...]:
     """The findings of every rule; ``history`` (see ``history.History``) is required when a
     rule reads it."""
-    needing = [r.id for r in checked.rules if isinstance(r.check, ast.HISTORY_CHECKS)]
+    needing = [r for r in checked.rules if isinstance(r.check, ast.HISTORY_CHECKS)]
     if needing and history is None:
-        raise HistoryRequired(facts[needing[0]].pack, needing)
-    findings: list[Finding] = []
+        raise HistoryRequired(facts[version_key(needing[0])].pack,
+                              list(dict.fromkeys(r.id for r in needing)))
+    versions: dict[str, list[ast.Rule]] = {}  # rule id -> its versions (layered packs may leave several)
     for rule in checked.rules:
-        findings.extend(_apply(checked, facts[rule.id], rule, claim, history))
+        versions.setdefault(rule.id, []).append(rule)
+    findings: list[Finding] = []
+    for of_one_rule in versions.values():
+        findings.extend(_apply(checked, facts, of_one_rule, claim, history))
     order = {rule.id: i for i, rule in enumerate(checked.rules)}
     return sort_findings(findings, order)
 
 
-def _apply(checked, facts, rule, claim, history):
-    if not rule.per_line:
-        if not in_window(rule, claim.first_service_date):
-            return
-        if rule.guard is not None and truth(checked, rule.guard, claim, None) is not True:
-            return
-        if truth(checked, rule.check.condition, claim, None) is False:
-            yield facts.finding(claim, None)
-        return
+def _apply(checked, facts, versions, claim, history):
+    """One rule's findings: on each date of service, those of the version in force then."""
+    rule = in_force([v for v in versions if not v.per_line], claim.first_service_date)
+    if (rule is not None and (rule.guard is None or truth(checked, rule.guard, claim, None) is True)
+            and truth(checked, rule.check.condition, claim, None) is False):
+        yield facts[version_key(rule)].finding(claim, None)
+    per_line = [v for v in versions if v.per_line]
     claim_level_fired = False
     for line in claim.lines:
-        if not in_window(rule, line.service_date):
+        rule = in_force(per_line, line.service_date)
+        if rule is None:
             continue
         if rule.guard is not None and truth(checked, rule.guard, claim, None) is not True:
             continue
@@ -60,17 +63,26 @@ def _apply(checked, facts, rule, claim, history):
             # one finding for the claim, from the first line that breaks the rule
             if not claim_level_fired:
                 claim_level_fired = True
-                yield facts.finding(claim, line, extras)
+                yield facts[version_key(rule)].finding(claim, line, extras)
         else:
-            yield facts.finding(claim, line, extras)
+            yield facts[version_key(rule)].finding(claim, line, extras)
+
+
+def in_force(versions: list[ast.Rule], day: date) -> ast.Rule | None:
+    """The version of a rule that applies on ``day``, if any (their dates never overlap)."""
+    return next((v for v in versions if in_window(v, day)), None)
 
 
 def in_window(rule: ast.Rule, day: date) -> bool:
-    if rule.effective_from and day < date.fromisoformat(rule.effective_from.text):
-        return False
-    if rule.effective_through and day > date.fromisoformat(rule.effective_through.text):
-        return False
-    return True
+    """Whether ``day`` is in the rule's window, and not in one where a later pack took it over."""
+    return (within(rule.effective_from, rule.effective_through, day)
+            and not any(within(over.start, over.end, day) for over in rule.superseded))
+
+
+def within(start: ast.DateValue | None, end: ast.DateValue | None, day: date) -> bool:
+    """Whether ``day`` is from ``start`` through ``end`` (None: open)."""
+    return ((start is None or day >= date.fromisoformat(start.text))
+            and (end is None or day <= date.fromisoformat(end.text)))
 
 
 def _violation(checked, check, claim, line, history) -> dict | None:

@@ -65,6 +65,13 @@ def display(value) -> str:
     return str(value)
 
 
+def version_key(rule: ast.Rule) -> tuple[str, ast.Pos]:
+    """What tells apart the versions of one rule id that layered packs leave in force (a
+    windowed pack's override keeps the inherited version outside its window): the id and
+    the place the version is written."""
+    return rule.id, rule.pos
+
+
 @dataclass(frozen=True)
 class RuleFacts:
     """What a finding of one rule always carries, worked out once when the pack loads."""

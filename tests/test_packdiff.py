@@ -326,3 +326,15 @@ def test_acme_against_medicare_exit_1_without_the_malformed_file(run):
     assert result.exit_code == 1
     assert result.stdout.endswith(
         "29 claims: 5 changed outcome, 5 findings appeared, 1 disappeared, 2 changed\n")
+
+
+def test_a_change_only_to_a_short_rule_id_prints_its_row(run, tmp_path):
+    # the header is padded to the widest rule id; ids shorter than the header once crashed it
+    new = tmp_path / "medicare"
+    shutil.copytree(MEDICARE, new)
+    rules = new / "ncci.rules"
+    rules.write_text(rules.read_text().replace("CO-236", "CO-97"))
+    result = run(MEDICARE, str(new), str(EXAMPLES / "dirty.json"))
+    assert result.exit_code == 1, result.output
+    row = next(x for x in result.stdout.splitlines() if x.startswith("  NCCI-PTP"))
+    assert row.split() == ["NCCI-PTP", "bundling", "+0", "-0", "~1"]
