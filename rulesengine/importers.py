@@ -6,7 +6,8 @@ analyst turns them into a pack's tables and value-set files with these commands,
 hand. ``cms_files`` reads and checks the files; here they are written into the pack.
 Every malformed row is reported with its file and line, and nothing is written then
 (unless ``--skip-bad-rows``); what is written appears whole or not at all, and the pack
-is loaded again to show it still loads.
+is loaded again to show it still loads. An MUE file has no dates of its own: its rows are
+added after the table's earlier quarters, which stay for claims of earlier dates of service.
 """
 
 from __future__ import annotations
@@ -22,10 +23,21 @@ from pathlib import Path
 import click
 
 from . import syntax
-from .atomic import Staged
-from .cms_files import (MAX_SHOWN, MUE_COLUMNS, NCCI_COLUMNS, EditList, Tally, counted, mce_lists,
-                        mue_rows, ncci_row, ncci_rows)
+from .atomic import Staged, replacing
+from .cms_files import (
+    MAX_SHOWN,
+    MUE_COLUMNS,
+    NCCI_COLUMNS,
+    EditList,
+    Tally,
+    counted,
+    mce_lists,
+    mue_rows,
+    ncci_row,
+    ncci_rows,
+)
 from .diagnostics import PackError
+from .mue_quarters import QuarterChanges, TableRefused, earlier_rows
 from .pack import load_pack
 
 __all__ = ["MAX_SHOWN", "MUE_COLUMNS", "NCCI_COLUMNS", "command", "declared_tables", "ncci_row",
@@ -34,26 +46,30 @@ __all__ = ["MAX_SHOWN", "MUE_COLUMNS", "NCCI_COLUMNS", "command", "declared_tabl
 
 # ---- writing -------------------------------------------------------------------------------
 
-def write_rows(target: Path, header: tuple[str, ...], rows, tally: Tally, skip_bad: bool) -> bool:
-    """Write the rows as CSV to ``target``; keep the file only when every row was good (or
-    bad rows may be skipped) and there is at least one."""
+class _NotKept(Exception):
+    """Raised inside ``replacing`` to drop the file being written: the old one stays."""
+
+
+def write_rows(target: Path, header: tuple[str, ...], rows, tally: Tally, skip_bad: bool,
+               kept=()) -> bool:
+    """Write ``kept`` (a table's earlier rows, as they are) and then ``rows`` as CSV to
+    ``target``; the file takes its place only when every row read was good (or bad rows may
+    be skipped) and there is at least one."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staged = Staged(target)
     try:
-        writer = csv.writer(staged.handle, lineterminator="\n")
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow(row)
-            tally.written += 1
-    except BaseException:
-        staged.discard()
-        raise
-    if tally.written and (skip_bad or not tally.bad_count):
-        staged.commit()
-        return True
-    staged.discard()
-    tally.written = 0
-    return False
+        with replacing(target) as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(kept)
+            for row in rows:
+                writer.writerow(row)
+                tally.written += 1
+            if not tally.written or (tally.bad_count and not skip_bad):
+                raise _NotKept
+    except _NotKept:
+        tally.written = 0
+        return False
+    return True
 
 
 def _write_texts(texts: dict[Path, str]) -> None:
@@ -225,9 +241,14 @@ def quarter_end(day: date) -> date:
 @click.option("--through", callback=_day,
               help="Its last day (YYYY-MM-DD); by default the last day of that quarter.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write this CSV file instead.")
+@click.option("--replace", is_flag=True,
+              help="Write the file's rows alone, dropping the table's earlier rows (a fresh table); "
+                   "by default they are kept for earlier dates of service.")
 @_SKIP
-def mue(file, pack, table, effective, through, output, skip_bad_rows):
-    """Import the MUE file (practitioner, outpatient hospital or DME), CSV as CMS publishes it."""
+def mue(file, pack, table, effective, through, output, replace, skip_bad_rows):
+    """Import the MUE file (practitioner, outpatient hospital or DME), CSV as CMS publishes it.
+    The table keeps its earlier quarters' rows, so a claim is checked by the MUE of its date
+    of service."""
     folder = _pack_folder(pack)
     given = through is not None
     if through is None:
@@ -235,10 +256,25 @@ def mue(file, pack, table, effective, through, output, skip_bad_rows):
     elif through < effective:
         raise click.BadParameter(f"{through} is before --effective {effective}", param_hint="--through")
     target = Path(output) if output else table_path(folder, table)
+    earlier, existed = None, target.is_file()
+    if existed and not replace:
+        try:
+            earlier = earlier_rows(target, effective)
+        except TableRefused as refused:
+            for line in refused.lines:
+                click.echo(line, err=True)
+            sys.exit(2)
     tally = Tally(notes=[f"rows in force {effective} through {through}"
                          + ("" if given else " (the end of that quarter; --through changes it)")])
-    kept = write_rows(target, MUE_COLUMNS, mue_rows(Path(file), tally, effective, through),
-                      tally, skip_bad_rows)
+    rows = mue_rows(Path(file), tally, effective, through)
+    if earlier:
+        changes = QuarterChanges(earlier.before)
+        rows = changes.compared(rows)
+    kept = write_rows(target, MUE_COLUMNS, rows, tally, skip_bad_rows, earlier.rows if earlier else ())
+    if kept and earlier:
+        tally.notes += earlier.notes() + changes.notes(effective)
+    elif kept and existed:
+        tally.notes.append("--replace: the table's earlier rows were dropped; it holds this file's rows only")
     _unread_table_note(folder, target, table, "code hcpcs, limit integer, adjudication integer, "
                        "rationale text, effective_date date, deletion_date date", tally)
     _report("mue", tally, kept, str(target))

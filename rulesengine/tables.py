@@ -8,6 +8,7 @@ a rule consults only the rows in force on the line's date of service.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -46,6 +47,17 @@ class TableData:
         return True
 
 
+@functools.lru_cache(maxsize=1 << 12)
+def date_cell(text: str) -> date | None:
+    """A date cell: None when open (blank or ``*``). Cached: a table of many rows holds
+    few distinct dates, and strptime is most of the cost of loading an NCCI or MUE table."""
+    if text in _OPEN_DATES:
+        return None
+    if len(text) == 8 and text.isdigit():  # CMS files write YYYYMMDD
+        return datetime.strptime(text, "%Y%m%d").date()
+    return date.fromisoformat(text)
+
+
 def _cell(kind: str, text: str):
     """A cell's value, or raise ValueError saying why it is not of ``kind``."""
     text = text.strip()
@@ -54,11 +66,7 @@ def _cell(kind: str, text: str):
     if kind == "number":
         return float(text)
     if kind == "date":
-        if text in _OPEN_DATES:
-            return None
-        if len(text) == 8 and text.isdigit():  # CMS files write YYYYMMDD
-            return datetime.strptime(text, "%Y%m%d").date()
-        return date.fromisoformat(text)
+        return date_cell(text)
     if kind == "text":
         return text
     code = normalize(kind, text)

@@ -281,6 +281,161 @@ def test_quarter_end(day, end):
     assert importers.quarter_end(date.fromisoformat(day)) == date.fromisoformat(end)
 
 
+# ---- MUE: a new quarter keeps the earlier ones ---------------------------------------------
+
+# the bundled table's 14 rows of 2026 Q3, then a 2026 Q4 file changed from it (made up: 0009U
+# MUE 2 -> 3, 0041U no longer listed, 0042U new; see the fixture's first cell)
+MUE_Q4 = FIXTURES / "mue_2026q4_constructed.csv"
+MUE_TABLE = ("tables", "mue_practitioner.csv")
+
+
+def import_q4(pack, *more):
+    return run("mue", MUE_Q4, "--pack", pack, "--effective", "2026-10-01", *more)
+
+
+def mue_messages(evaluate, loaded, procedure, units, day):
+    """The MUE findings of a one-line claim, as their messages."""
+    claim = build_claim([{"procedure": procedure, "units": units, "service_date": day}],
+                        received_date="2026-10-20", place_of_service="81", diagnoses=["C50.911"])
+    return [f.message for f in evaluate(loaded, claim).findings if f.rule_id == "MUE-PRACTITIONER"]
+
+
+def test_a_claim_is_checked_by_the_mue_of_its_date_of_service_after_the_next_quarter(pack, evaluate):
+    result = import_q4(pack)
+    assert result.exit_code == 0, result.output
+    assert "kept the table's 14 earlier rows for dates of service before 2026-10-01" in result.output
+    assert ("against the rows in force on 2026-09-30: 12 codes unchanged, 1 changed, 1 new, "
+            "1 no longer listed") in result.output
+    assert "  changed: 0009U MUE 2 -> 3" in result.output
+    assert "  new: 0042U" in result.output
+    assert "  no longer listed (no MUE from 2026-10-01): 0041U" in result.output
+    assert "mue: 14 rows read, 14 written, 0 skipped" in result.output
+    # the Q3 rows are left as they were (they ended 2026-09-30); Q4's follow them
+    table = pack.joinpath(*MUE_TABLE).read_bytes()
+    assert table.startswith(MUE_BUNDLED.read_bytes())
+    added = rows(pack.joinpath(*MUE_TABLE))[15:]
+    assert len(added) == 14 and {tuple(r[4:]) for r in added} == {("20261001", "20261231")}
+    assert ["0009U", "3", "3", "Nature of Analyte", "20261001", "20261231"] in added
+
+    loaded = rulesengine.load_pack(pack)
+    assert mue_messages(evaluate, loaded, "0009U", 3, "2026-09-10") == [
+        "3 units of 0009U on 2026-09-10 exceed the MUE of 2 (adjudication indicator 3)"]
+    assert mue_messages(evaluate, loaded, "0009U", 3, "2026-10-14") == []
+    assert mue_messages(evaluate, loaded, "0009U", 4, "2026-10-14") == [
+        "4 units of 0009U on 2026-10-14 exceed the MUE of 3 (adjudication indicator 3)"]
+    # a code that left the file keeps its limit for Q3 only; a new one has it from Q4
+    assert mue_messages(evaluate, loaded, "0041U", 2, "2026-09-30") != []
+    assert mue_messages(evaluate, loaded, "0041U", 2, "2026-10-01") == []
+    assert mue_messages(evaluate, loaded, "0042U", 2, "2026-09-30") == []
+    assert mue_messages(evaluate, loaded, "0042U", 2, "2026-10-01") == [
+        "2 units of 0042U on 2026-10-01 exceed the MUE of 1 (adjudication indicator 2)"]
+
+
+def test_importing_the_same_quarter_again_changes_nothing(pack):
+    assert import_q4(pack).exit_code == 0
+    once = pack.joinpath(*MUE_TABLE).read_bytes()
+    again = import_q4(pack)
+    assert again.exit_code == 0, again.output
+    assert "replaced the table's 14 rows in force from 2026-10-01 (this quarter was imported before)" in again.output
+    assert "12 codes unchanged, 1 changed, 1 new, 1 no longer listed" in again.output
+    assert pack.joinpath(*MUE_TABLE).read_bytes() == once
+    assert len(rows(pack.joinpath(*MUE_TABLE))) == 1 + 14 + 14
+
+
+def test_the_bundled_excerpt_imported_again_leaves_the_bundled_table_as_it_is(pack):
+    result = run("mue", shared("mue_practitioner_2026q3.excerpt.csv"), "--pack", pack, "--effective", "2026-07-01")
+    assert result.exit_code == 0, result.output
+    assert "replaced the table's 14 rows in force from 2026-07-01" in result.output
+    assert "no row of the table was in force on 2026-06-30: nothing to compare the file with" in result.output
+    assert pack.joinpath(*MUE_TABLE).read_bytes() == MUE_BUNDLED.read_bytes()
+
+
+def test_replace_writes_the_new_quarter_alone(pack, evaluate):
+    result = import_q4(pack, "--replace")
+    assert result.exit_code == 0, result.output
+    assert "--replace: the table's earlier rows were dropped" in result.output
+    written = rows(pack.joinpath(*MUE_TABLE))
+    assert len(written) == 1 + 14 and {tuple(r[4:]) for r in written[1:]} == {("20261001", "20261231")}
+    loaded = rulesengine.load_pack(pack)
+    assert mue_messages(evaluate, loaded, "0009U", 3, "2026-09-10") == []  # Q3 no longer checked
+    assert mue_messages(evaluate, loaded, "0009U", 4, "2026-10-14") != []
+
+
+def test_an_older_quarter_after_a_newer_one_is_refused_and_nothing_written(pack):
+    assert import_q4(pack).exit_code == 0
+    before = pack.joinpath(*MUE_TABLE).read_bytes()
+    result = run("mue", MUE_Q4, "--pack", pack, "--effective", "2026-07-01")
+    assert result.exit_code == 2
+    table = pack.joinpath(*MUE_TABLE)
+    assert f"{table}:16: 0001U is in force from 2026-10-01, after this file's 2026-07-01" in result.stderr
+    assert ("the table already holds 14 rows in force from a later date than 2026-07-01: nothing written. "
+            "Import the quarters oldest first") in result.stderr
+    assert table.read_bytes() == before and leftovers(pack) == []
+
+
+def test_rows_still_in_force_on_the_new_date_end_the_day_before_and_ended_rows_stay(tmp_path, pack):
+    out = tmp_path / "mue.csv"
+    out.write_text("code,limit,adjudication,rationale,effective_date,deletion_date\n"
+                   "0009U,1,3,Nature of Analyte,20250101,20251231\n"   # ended before: as it is
+                   "0009U,2,3,Nature of Analyte,20260101,\n"           # open: cut
+                   "0010U,2,3,Nature of Service/Procedure,2026-01-01,*\n"  # open, written otherwise: cut
+                   "0001U,1,2,Code Descriptor / CPT Instruction,20260701,20270630\n", encoding="utf-8")
+    result = import_q4(pack, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert "kept the table's 4 earlier rows for dates of service before 2026-10-01; 3 of them were in force " \
+           "on it and now end 2026-09-30" in result.output
+    # in force on 2026-09-30: 0009U (2, now 3), 0010U and 0001U (the same); the other 11 are new
+    assert "2 codes unchanged, 1 changed, 11 new, 0 no longer listed" in result.output
+    written = rows(out)
+    assert written[1:5] == [["0009U", "1", "3", "Nature of Analyte", "20250101", "20251231"],
+                            ["0009U", "2", "3", "Nature of Analyte", "20260101", "20260930"],
+                            ["0010U", "2", "3", "Nature of Service/Procedure", "2026-01-01", "20260930"],
+                            ["0001U", "1", "2", "Code Descriptor / CPT Instruction", "20260701", "20260930"]]
+    assert len(written) == 1 + 4 + 14
+
+
+def test_a_malformed_table_is_reported_by_line_and_left_as_it_was(pack):
+    table = pack.joinpath(*MUE_TABLE)
+    lines = table.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[2] = lines[2].replace("20260930", "20261331")
+    lines[4] = "0003M,1,3\n"
+    table.write_text("".join(lines), encoding="utf-8")
+    before = table.read_bytes()
+    result = import_q4(pack)
+    assert result.exit_code == 2
+    assert f"{table}:3: deletion_date '20261331' is not a date (YYYYMMDD, or blank when open)" in result.stderr
+    assert f"{table}:5: 3 cells where 6 are expected" in result.stderr
+    assert "2 malformed rows in the table: nothing written (fix them, or give --replace" in result.stderr
+    assert table.read_bytes() == before and leftovers(pack) == []
+
+
+def test_a_table_in_other_columns_is_not_merged_into(tmp_path, pack):
+    out = tmp_path / "mue.csv"
+    out.write_text("code,mue_value\n0001U,1\n", encoding="utf-8")
+    result = import_q4(pack, "--output", out)
+    assert result.exit_code == 2
+    assert f"{out}:1: its columns are code,mue_value, not code,limit,adjudication,rationale," \
+           "effective_date,deletion_date as 'import mue' writes them; give --replace" in result.stderr
+    assert out.read_text(encoding="utf-8") == "code,mue_value\n0001U,1\n"
+
+
+def test_a_crash_while_merging_leaves_the_old_table_and_no_temporary_file(pack, monkeypatch):
+    table = pack.joinpath(*MUE_TABLE)
+    before = table.read_bytes()
+
+    def failing(path, tally, effective, through):
+        for number, row in enumerate(real(path, tally, effective, through)):
+            if number == 5:
+                raise RuntimeError("disk gone")
+            yield row
+
+    real = importers.mue_rows
+    monkeypatch.setattr(importers, "mue_rows", failing)
+    with pytest.raises(RuntimeError):
+        import_q4(pack)
+    assert table.read_bytes() == before and leftovers(pack) == []
+
+
 # ---- MCE ------------------------------------------------------------------------------------
 
 # the sex edit of docs/import-cms-files.md, so the how-to's example is the one tested
