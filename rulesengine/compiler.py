@@ -587,7 +587,10 @@ def _validity(cond: ast.Validity) -> Test:
             found = answer(code, at(c, l))
             return None if found is None else found == want
         return single
-    return lambda c, l: combine(quantifier, [answer(code, at(c, l)) for code in get(c, l)])
+    if want:
+        return lambda c, l: combine(quantifier, [answer(code, at(c, l)) for code in get(c, l)])
+    return lambda c, l: combine(quantifier, [None if (a := answer(code, at(c, l))) is None else not a
+                                             for code in get(c, l)])
 
 
 def _fastest(codes: CodeSet):

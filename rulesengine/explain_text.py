@@ -178,6 +178,7 @@ def say(cond, checked, negate: bool = False, nested: bool = False) -> str:
         if cond.quantifier is None:
             valid = cond.valid != negate
             return f"{say_expr(cond.field)} is {'' if valid else 'not '}{what}"
+        what = what if cond.valid else f"not {what}"
         quantifier = {"any": "no", "no": "any"}.get(cond.quantifier, "all") if negate else cond.quantifier
         head = _QUANTIFIERS[quantifier].format(noun(cond.field.path))
         if negate and cond.quantifier == "all":

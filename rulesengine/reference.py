@@ -241,9 +241,8 @@ def truth(checked, cond, claim, line):
         day = line.service_date if line is not None else claim.first_service_date
         got = value(cond.field, claim, line)
         if cond.quantifier is not None:
-            return combine(cond.quantifier, [is_valid(kind, v, day) for v in got])
-        answer = is_valid(kind, got, day)
-        return None if answer is None else answer == cond.valid
+            return combine(cond.quantifier, [_matches(is_valid(kind, v, day), cond.valid) for v in got])
+        return _matches(is_valid(kind, got, day), cond.valid)
     if isinstance(cond, ast.Quantified):
         kind = FIELDS[cond.field.path].type
         hits = [in_set(checked, cond.set, kind, v) for v in value(cond.field, claim, line)]
@@ -253,6 +252,11 @@ def truth(checked, cond, claim, line):
             return all(hits)
         return not any(hits)
     raise TypeError(f"not a condition: {cond!r}")
+
+
+def _matches(answer: bool | None, want: bool) -> bool | None:
+    """A validity answer against ``is valid`` (want True) or ``is not valid``; unknown stays unknown."""
+    return None if answer is None else answer == want
 
 
 def _compare(left, op, right):

@@ -215,7 +215,7 @@ class _Builder(Transformer):
         return ast.Validity(c[0], len(c) == 1, self._pos(meta))
 
     def quantified_validity(self, meta, c):
-        return ast.Validity(c[1], True, self._pos(meta), str(c[0].children[0]))
+        return ast.Validity(c[1], len(c) == 2, self._pos(meta), str(c[0].children[0]))
 
     def _flatten(self, cls, items):
         flat = []

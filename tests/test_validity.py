@@ -93,7 +93,7 @@ rule PROC-SHAPE "A procedure code is not shaped like CPT/HCPCS"
 
 def _pack(tmp_path: Path, rules: str = RULES):
     folder = tmp_path / "validity"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "pack.yaml").write_text("id: validity\nversion: '1'\n", encoding="utf-8")
     (folder / "v.rules").write_text(rules, encoding="utf-8")
     return rulesengine.load_pack(folder)
@@ -280,3 +280,32 @@ def test_revenue_codes_have_no_code_set_and_the_checker_says_why(tmp_path):
     assert "procedure modifiers" in problem.message  # what 'is valid' does know
     assert "NUBC revenue code list is licensed" in problem.hint
 
+
+
+NEGATED_RULES = """
+rule MOD-NOT-VALID "Deny a line one of whose modifiers is not published"
+  category code_validity
+  citation "CMS HCPCS Level II modifiers; CPT Appendix A"
+  for each line where any line.modifier is not valid
+  require line.procedure is absent
+  else deny line CO-4 "line {line.number} has a modifier that is not published: {line.modifier}"
+"""
+
+
+@pytest.mark.parametrize("modifiers,fires", [
+    (["25", "LT"], False), ([], False), (["LT", "ZZ"], True), (["ZZ"], True)])
+def test_any_modifier_is_not_valid_selects_the_lines_all_is_valid_denies(tmp_path, modifiers, fires):
+    negated, plain = _pack(tmp_path / "n", NEGATED_RULES), _pack(tmp_path / "p", MODIFIER_RULES)
+    claim = _with_modifiers(modifiers)
+    assert bool(_found(negated, claim)) == fires == bool(_found(plain, claim))
+    assert negated.check_reference(claim).to_dict() == negated.check(claim).to_dict()
+
+
+def test_no_diagnosis_is_not_valid_reads_as_every_diagnosis_valid(tmp_path):
+    rules = ('rule DX-ALL-VALID "Every diagnosis is billable"\n  category code_validity\n'
+             '  citation "ICD-10-CM FY2026"\n  require no claim.diagnosis is not valid\n'
+             '  else deny claim CO-16 M76\n')
+    pack = _pack(tmp_path, rules)
+    assert _found(pack, _claim(["E11.9", "Z00.00"])) == []
+    assert _found(pack, _claim(["E11.9", "E11"])) == [("DX-ALL-VALID", "16", ["M76"])]
+    assert _found(pack, _claim(["E11"], day="2027-01-15")) == []  # outside the code set's year
