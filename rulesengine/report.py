@@ -1,7 +1,8 @@
-"""Writing results for people (text) and for programs (JSON, JSON Lines).
+"""Writing results for programs (JSON, JSON Lines), and the list of every writer.
 
 Writers take results one at a time, so a day's file streams through in flat memory
 (the JSON document writer keeps only what it has not yet written: it writes as it goes).
+The writers for people are in report_text (the default), report_csv and report_html.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .claims_io import ClaimError
 from .model import Claim
 from .report_csv import CsvWriter
 from .report_html import HtmlWriter
+from .report_text import TextWriter
 from .results import PackInfo, Result
 
 
@@ -52,32 +54,6 @@ class Summary:
         names = ", ".join(f"{p.id} {p.version}" for p in packs)
         return text + (f"; {self.findings} finding{'s' if self.findings != 1 else ''}"
                        f" · pack{'s' if len(packs) > 1 else ''} {names}")
-
-
-class TextWriter:
-    """A block per claim: its status, then per finding where, what and which rule, and
-    the message on the next line (so long rule ids never break the layout of a stream)."""
-
-    def __init__(self, out: TextIO, packs: list[PackInfo]):
-        self.out, self.packs = out, packs
-
-    def result(self, result: Result, claim: Claim | None = None) -> None:
-        count = len(result.findings)
-        head = f"{result.claim_id}  {result.status.upper()}"
-        if count:
-            head += f"  ({count} finding{'s' if count != 1 else ''})"
-        self.out.write(head + "\n")
-        for f in result.findings:
-            where = f"line {f.line_number}" if f.line_number is not None else "claim"
-            codes = " ".join([f"{f.group_code}-{f.carc}", *f.rarc])
-            self.out.write(f"  {where:<8} {f.severity:<6} {codes:<15} {f.rule_id}\n")
-            self.out.write(f"  {'':<8} {f.message}\n")
-
-    def error(self, error: ClaimError) -> None:
-        self.out.write(f"UNREADABLE  {error}\n")
-
-    def close(self, summary: Summary) -> None:
-        self.out.write(summary.line(self.packs) + "\n")
 
 
 class JsonLinesWriter:

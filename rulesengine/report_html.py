@@ -10,8 +10,7 @@ every value goes through :func:`html.escape`.
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING, TextIO
@@ -20,50 +19,16 @@ from . import __version__
 from .checker import CATEGORIES, GROUP_CODES
 from .claims_io import ClaimError
 from .model import Claim
-from .results import Finding, PackInfo, Result
+from .report_tally import Tally, carc_meaning, category_name, claims_in, procedure_of
+from .results import PackInfo, Result
 
 if TYPE_CHECKING:  # report.py may list this writer in its WRITERS
     from .report import Summary
 
-# X12 claim adjustment reason code texts for the codes the bundled packs use (and 97, 119).
-# Taken from a copy of the X12 list (OpenEMR's, cross-checked against a second generated
-# list and MAC pages); X12 may since have reworded 7 ("...the patient's sex").
-CARC_TEXT = {
-    "6": "The procedure/revenue code is inconsistent with the patient's age.",
-    "7": "The procedure/revenue code is inconsistent with the patient's gender.",
-    "29": "The time limit for filing has expired.",
-    "50": "These are non-covered services because this is not deemed a 'medical necessity' "
-          "by the payer.",
-    "97": "The benefit for this service is included in the payment/allowance for another "
-          "service/procedure that has already been adjudicated.",
-    "119": "Benefit maximum for this time period or occurrence has been reached.",
-    "151": "Payment adjusted because the payer deems the information submitted does not "
-           "support this many/frequency of services.",
-    "197": "Precertification/authorization/notification/pre-treatment absent.",
-    "236": "This procedure or procedure/modifier combination is not compatible with another "
-           "procedure or procedure/modifier combination provided on the same day according "
-           "to the National Correct Coding Initiative or workers compensation state "
-           "regulations/ fee schedule requirements.",
-}
-
-UNKNOWN_CARC = "(not in this report's list: see the X12 claim adjustment reason codes)"
 STATUS_COLOURS = {"clean": "#1a7f37", "review": "#9a6700", "denied": "#cf222e"}
 BAR_COLOUR = "#0969da"
 ERRORS_KEPT = 20
 FINDINGS_PER_EXAMPLE = 10
-TOP_CODES = 10
-# distinct payers and procedure codes tallied one by one; beyond that, one "other" bucket
-# (keys come from claims, so without a bound a hostile batch could grow them without end)
-KEYS_KEPT = 1000
-OTHER = "(others)"
-
-
-@dataclass
-class _RuleTally:
-    category: str
-    codes: list[str] = field(default_factory=list)
-    findings: int = 0
-    claims: int = 0
 
 
 @dataclass
@@ -81,44 +46,12 @@ class HtmlWriter:
                  generated: datetime | None = None):
         self.out, self.packs, self.examples = out, packs, examples
         self.generated = generated or datetime.now(UTC)
-        self.categories: Counter = Counter()
-        self.category_claims: Counter = Counter()
-        self.codes: Counter = Counter()  # "CO-50" -> findings
-        self.code_claims: Counter = Counter()
-        self.payers: dict[str, Counter] = {}
-        self.rules: dict[tuple[str, str], _RuleTally] = {}  # (pack, rule id)
-        self.procedures: Counter = Counter()
-        self.procedure_denials: Counter = Counter()
-        self.procedure_rules: Counter = Counter()  # (procedure, rule id)
+        self.tally = Tally()
         self.denied: list[_Example] = []
         self.errors: list[str] = []
 
     def result(self, result: Result, claim: Claim | None = None) -> None:
-        payer = _bounded(self.payers, _payer(result, claim))
-        self.payers.setdefault(payer, Counter()).update({result.status: 1,
-                                                        "findings": len(result.findings)})
-        rules, codes, categories = set(), set(), set()
-        for f in result.findings:
-            self.categories[f.category] += 1
-            categories.add(f.category)
-            code = f"{f.group_code}-{f.carc}"
-            self.codes[code] += 1
-            codes.add(code)
-            tally = self.rules.setdefault((f.pack, f.rule_id), _RuleTally(f.category))
-            tally.findings += 1
-            full = " ".join([code, *f.rarc])
-            if full not in tally.codes and len(tally.codes) < 3:
-                tally.codes.append(full)
-            rules.add((f.pack, f.rule_id))
-            if procedure := _procedure(f, claim):
-                procedure = _bounded(self.procedures, procedure)
-                self.procedures[procedure] += 1
-                self.procedure_denials[procedure] += int(f.severity == "deny")
-                self.procedure_rules[procedure, f.rule_id] += 1
-        for key in rules:
-            self.rules[key].claims += 1
-        self.code_claims.update(codes)
-        self.category_claims.update(categories)
+        payer = self.tally.add(result, claim)
         if result.status == "denied" and len(self.denied) < self.examples:
             self.denied.append(_example(result, payer, claim))
 
@@ -130,33 +63,11 @@ class HtmlWriter:
         self.out.write(_page(self, summary))
 
 
-def _bounded(tally, key: str) -> str:
-    return key if key in tally or len(tally) < KEYS_KEPT else OTHER
-
-
-def _payer(result: Result, claim: Claim | None) -> str:
-    if claim is None:
-        return result.pack.id  # without the claim, the pack that checked it stands for its payer
-    return claim.payer_id or "(no payer id)"
-
-
-def _procedure(f: Finding, claim: Claim | None) -> str | None:
-    """The procedure a finding is about: its evidence, else its line on the claim."""
-    code = f.evidence.get("line.procedure")
-    if code:
-        return str(code)
-    if claim is not None and f.line_number is not None:
-        for line in claim.lines:
-            if line.line_number == f.line_number:
-                return line.procedure
-    return None
-
-
 def _example(result: Result, payer: str, claim: Claim | None) -> _Example:
     rows = []
     for f in result.findings[:FINDINGS_PER_EXAMPLE]:
         rows.append(("claim" if f.line_number is None else str(f.line_number),
-                     _procedure(f, claim) or "", " ".join([f"{f.group_code}-{f.carc}", *f.rarc]),
+                     procedure_of(f, claim) or "", " ".join([f"{f.group_code}-{f.carc}", *f.rarc]),
                      f.severity, f.rule_id, f.message))
     return _Example(result.claim_id, payer, rows, len(result.findings) - len(rows))
 
@@ -175,10 +86,6 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def _category_name(category: str) -> str:
-    return category.replace("_", " ").capitalize()
-
-
 def _page(w: HtmlWriter, s: Summary) -> str:
     clean, review, denied = (s.statuses[k] for k in ("clean", "review", "denied"))
     title = f"Claims check: {_pct(clean, s.claims)} clean ({_plural(s.claims, 'claim')})"
@@ -191,8 +98,9 @@ def _page(w: HtmlWriter, s: Summary) -> str:
          f'<header>\n<h1>Claims check report</h1>\n<p class="meta">Generated {_e(when)} · '
          f"pack{'s' if len(w.packs) != 1 else ''} {_e(packs)}</p>\n</header>\n<main>\n"),
         _overview(s, clean, review, denied),
-        _categories(w), _carc_section(w), _payer_section(w), _codes_at_risk(w),
-        _rules_section(w), _denied_section(w, denied), _errors_section(w, s.unreadable),
+        _categories(w.tally), _carc_section(w.tally), _payer_section(w.tally),
+        _codes_at_risk(w.tally), _rules_section(w.tally), _denied_section(w, denied),
+        _errors_section(w, s.unreadable),
         "</main>\n", _footer(w), "</body>\n</html>\n",
     ]
     return "".join(parts)
@@ -312,83 +220,69 @@ def _pair(chart: str, table: str, note: str = "") -> str:
             f"<div>{table}{note}</div>\n</div>\n")
 
 
-def _by_count(counter) -> list:
-    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
-def _categories(w: HtmlWriter) -> str:
+def _categories(t: Tally) -> str:
     heading = "Findings by category"
-    if not w.categories:
+    ordered = t.by_category()
+    if not ordered:
         return _section("categories", heading, _empty("No findings."))
-    ordered = _by_count(w.categories)
-    rows = [(_category_name(c), [(n, BAR_COLOUR)], _plural(n, "finding"),
-             f"{_category_name(c)}: {_plural(n, 'finding')}") for c, n in ordered]
+    rows = [(category_name(c), [(n, BAR_COLOUR)], _plural(n, "finding"),
+             f"{category_name(c)}: {_plural(n, 'finding')}") for c, n, _ in ordered]
     table = _table("categories", [("Category", ""), ("What it covers", ""), ("Findings", "num"),
                                   ("Claims", "num")],
-                   [[_e(_category_name(c)), _e(CATEGORIES.get(c, "")), f"{n:,}",
-                     f"{w.category_claims[c]:,}"] for c, n in ordered])
+                   [[_e(category_name(c)), _e(CATEGORIES.get(c, "")), f"{n:,}", f"{claims:,}"]
+                    for c, n, claims in ordered])
     return _section("categories", heading, _pair(_bars(heading, rows), table))
 
 
-def _carc_section(w: HtmlWriter) -> str:
+def _carc_section(t: Tally) -> str:
     heading = "Findings by denial code (CARC)"
-    if not w.codes:
+    ordered = t.by_code()
+    if not ordered:
         return _section("carc", heading, _empty("No findings."))
-    ordered = _by_count(w.codes)
     rows = [(code, [(n, BAR_COLOUR)], _plural(n, "finding"), f"{code}: {_plural(n, 'finding')}")
-            for code, n in ordered]
+            for code, n, _ in ordered]
     table = _table("carcs", [("Code", "code"), ("Meaning", ""), ("Findings", "num"),
                              ("Claims", "num")],
-                   [[_e(code), _e(CARC_TEXT.get(code.partition("-")[2], UNKNOWN_CARC)), f"{n:,}",
-                     f"{w.code_claims[code]:,}"] for code, n in ordered])
-    groups = sorted({code.partition("-")[0] for code in w.codes})
+                   [[_e(code), _e(carc_meaning(code)), f"{n:,}", f"{claims:,}"]
+                    for code, n, claims in ordered])
+    groups = t.group_codes()
     note = ('<p class="muted">Group code' + ("s" if len(groups) > 1 else "") + ": " +
             "; ".join(f"{_e(g)}: {_e(GROUP_CODES.get(g, 'unknown group code'))}" for g in groups) +
             ". Texts from the X12 claim adjustment reason code list.</p>\n")
     return _section("carc", heading, _pair(_bars(heading, rows), table, note))
 
 
-def _claims(tally: Counter) -> int:
-    return tally["clean"] + tally["review"] + tally["denied"]
-
-
-def _payer_section(w: HtmlWriter) -> str:
+def _payer_section(t: Tally) -> str:
     heading = "Claims by payer"
-    if not w.payers:
+    ordered = t.by_payer()
+    if not ordered:
         return _section("payers", heading, _empty("No claims were checked."))
-    ordered = sorted(w.payers.items(), key=lambda kv: (kv[0] == OTHER, -_claims(kv[1]), kv[0]))
-    rows = [(payer, [(t[k], STATUS_COLOURS[k]) for k in ("clean", "review", "denied")],
-             f"{_claims(t):,} · {_pct(t['clean'], _claims(t))} clean",
-             f"{payer}: {t['clean']} clean, {t['review']} review, {t['denied']} denied")
-            for payer, t in ordered]
+    rows = [(payer, [(p[k], STATUS_COLOURS[k]) for k in ("clean", "review", "denied")],
+             f"{claims_in(p):,} · {_pct(p['clean'], claims_in(p))} clean",
+             f"{payer}: {p['clean']} clean, {p['review']} review, {p['denied']} denied")
+            for payer, p in ordered]
     table = _table("payers", [("Payer", ""), ("Claims", "num"), ("Clean", "num"),
                               ("Review", "num"), ("Denied", "num"), ("Clean rate", "num"),
                               ("Findings", "num")],
-                   [[_e(payer), f"{_claims(t):,}", f"{t['clean']:,}", f"{t['review']:,}",
-                     f"{t['denied']:,}", _pct(t["clean"], _claims(t)), f"{t['findings']:,}"]
-                    for payer, t in ordered])
+                   [[_e(payer), f"{claims_in(p):,}", f"{p['clean']:,}", f"{p['review']:,}",
+                     f"{p['denied']:,}", _pct(p["clean"], claims_in(p)), f"{p['findings']:,}"]
+                    for payer, p in ordered])
     return _section("payers", heading, _pair(_bars(f"{heading} (clean, review, denied)", rows),
                                              table))
 
 
-def _codes_at_risk(w: HtmlWriter) -> str:
+def _codes_at_risk(t: Tally) -> str:
     heading = "Procedure codes most at risk"
-    if not w.procedures:
+    if not t.procedures:
         return _section("codes", heading, _empty("No finding names a procedure."))
-    top = [(code, n) for code, n in _by_count(w.procedures) if code != OTHER][:TOP_CODES]
-    leading: dict[str, tuple[str, int]] = {}
-    for (code, rule), n in _by_count(w.procedure_rules):
-        leading.setdefault(code, (rule, n))
     rows, cells = [], []
-    for code, n in top:
-        denials = w.procedure_denials[code]
-        rows.append((code, [(denials, STATUS_COLOURS["denied"]),
-                            (n - denials, STATUS_COLOURS["review"])],
-                     _plural(n, "finding"),
-                     f"{code}: {_plural(n, 'finding')}, {denials:,} that deny"))
-        rule, times = leading[code]
-        cells.append([_e(code), f"{n:,}", f"{denials:,}",
-                      f'<span class="id">{_e(rule)}</span> ({times:,})'])
+    for c in t.at_risk():
+        rows.append((c.procedure, [(c.denials, STATUS_COLOURS["denied"]),
+                                   (c.findings - c.denials, STATUS_COLOURS["review"])],
+                     _plural(c.findings, "finding"),
+                     f"{c.procedure}: {_plural(c.findings, 'finding')}, {c.denials:,} that deny"))
+        cells.append([_e(c.procedure), f"{c.findings:,}", f"{c.denials:,}",
+                      f'<span class="id">{_e(c.rule)}</span> ({c.rule_findings:,})'])
     table = _table("codes", [("Procedure", "code"), ("Findings", "num"), ("Denials", "num"),
                              ("Most frequent rule", "")], cells)
     lead = ('<p class="lead">The procedures with the most findings: red, findings that deny; '
@@ -396,15 +290,15 @@ def _codes_at_risk(w: HtmlWriter) -> str:
     return _section("codes", heading, lead + _pair(_bars(heading, rows), table))
 
 
-def _rules_section(w: HtmlWriter) -> str:
-    if not w.rules:
+def _rules_section(t: Tally) -> str:
+    ordered = t.by_rule()
+    if not ordered:
         return _section("rules", "Findings by rule", _empty("No rule fired."))
-    ordered = sorted(w.rules.items(), key=lambda kv: (-kv[1].findings, kv[0][1], kv[0][0]))
     table = _table("rules", [("Rule", "id"), ("Category", ""), ("Denial code", "code"),
                              ("Findings", "num"), ("Claims", "num"), ("Pack", "")],
-                   [[_e(rule), _e(_category_name(t.category)), _e(", ".join(t.codes)),
-                     f"{t.findings:,}", f"{t.claims:,}", _e(pack)]
-                    for (pack, rule), t in ordered])
+                   [[_e(rule), _e(category_name(r.category)), _e(", ".join(r.codes)),
+                     f"{r.findings:,}", f"{r.claims:,}", _e(pack)]
+                    for (pack, rule), r in ordered])
     return _section("rules", "Findings by rule", table)
 
 

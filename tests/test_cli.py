@@ -35,6 +35,20 @@ def test_example_report_matches_the_hand_checked_golden(run):
     assert result.exit_code == 2  # the malformed example claim is an input error
 
 
+def test_the_readme_shows_a_real_excerpt_of_the_golden_report():
+    readme = (ROOT / "README.md").read_text()
+    golden = (ROOT / "examples" / "expected-report.txt").read_text()
+    excerpt = next(block for block in readme.split("```")[1::2] if "claims checked:" in block)
+    parts = excerpt.strip("\n").split("\n...\n")
+    assert len(parts) > 1
+    at = 0
+    for part in parts:  # each part is lines of the report, in the report's order
+        found = golden.find(part + "\n", at)
+        assert found >= 0 and (found == 0 or golden[found - 1] == "\n"), part
+        at = found + len(part)
+    assert golden.endswith(parts[-1] + "\n")
+
+
 def test_exit_codes_clean_findings_and_input_error(run):
     assert run("check", str(CLAIMS / "clean.json"), "--pack", MEDICARE).exit_code == 0
     assert run("check", str(CLAIMS / "dirty.json"), "--pack", MEDICARE).exit_code == 1
@@ -51,9 +65,13 @@ def test_a_malformed_claim_is_reported_and_the_rest_still_checked(run):
 
 def test_text_report_names_line_rule_codes_and_message(run):
     out = run("check", str(CLAIMS / "dirty.json"), "--pack", MEDICARE).output
-    block = out.split("NCCI-BUNDLED  DENIED  (1 finding)\n", 1)[1].split("\n")[:2]
-    assert block[0].split() == ["line", "2", "deny", "CO-236", "N20", "NCCI-PTP"]
-    assert "81105 is a column-two code of 0001U (line 1)" in block[1]
+    head, rule, *rows = out.split("NCCI-BUNDLED  DENIED  (1 finding)\n", 1)[1].split("\n")[:4]
+    assert head.split() == ["Line", "Action", "CARC", "RARC", "Rule", "Message"]
+    assert set(rule.strip()) == {"-"}
+    assert rows[0].split()[:5] == ["2", "deny", "CO-236", "N20", "NCCI-PTP"]
+    message = " ".join(row[head.index("Message"):] for row in rows)  # wrapped in its column
+    assert message == ("81105 is a column-two code of 0001U (line 1) on 2026-07-22 "
+                       "(NCCI modifier indicator 1)")
     assert out.rstrip().endswith("pack medicare 2026.3")
 
 

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from rulesengine import ClaimError, load_pack, read_claims, report_html
+from rulesengine import ClaimError, load_pack, read_claims, report_tally
 from rulesengine.claims_io import claim_from_data
 from rulesengine.pack import PackSet
 from rulesengine.report import Summary
-from rulesengine.report_html import CARC_TEXT, HtmlWriter
+from rulesengine.report_html import HtmlWriter
+from rulesengine.report_tally import CARC_TEXT
 from rulesengine.results import PackInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,7 +271,7 @@ def test_claim_and_pack_text_is_escaped(packs):
 
 
 def test_memory_stays_flat_and_the_page_says_what_it_left_out(packs, monkeypatch):
-    monkeypatch.setattr(report_html, "KEYS_KEPT", 5)
+    monkeypatch.setattr(report_tally, "KEYS_KEPT", 5)
     medicare = packs.packs[0]
     data = json.loads((CLAIMS / "dirty.json").read_text())[0]  # MN-UNSUPPORTED-DX: denied
     base = claim_from_data(data)
@@ -286,7 +287,7 @@ def test_memory_stays_flat_and_the_page_says_what_it_left_out(packs, monkeypatch
         result = medicare.check(claim)
         summary.add(result)
         writer.result(result, claim)
-    assert len(writer.denied) == 20 and len(writer.payers) == 6
+    assert len(writer.denied) == 20 and len(writer.tally.payers) == 6
     writer.close(summary)
     page = Page(out.getvalue())
     assert page.text_of("h-denied") == "Denied claims (the first 20 of 600)"
