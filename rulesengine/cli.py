@@ -7,6 +7,7 @@ broken pack or an unreadable claim (the readable claims are still checked and re
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from . import __version__
 from .atomic import replacing
 from .claims_io import ClaimError, iter_claim_files, read_claims
 from .diagnostics import PackError
-from .history import HistoryError, open_history
+from .history import HistoryError, open_history, snapshot
 from .pack import PackSet, load_pack
 from .progress import Progress
 from .report import WRITERS, Summary
@@ -52,12 +53,18 @@ def _load(pack_dir: str):
 @click.option("--history", "history_path", type=click.Path(dir_okay=False),
               help="The claim history that frequency and duplicate rules read (default: "
                    "$RULESENGINE_HISTORY, else ./rulesengine-history.sqlite; record claims "
-                   "with 'rulesengine history add').")
-def check(claims, pack_dirs, fmt, output, history_path):
+                   "with 'rulesengine history add' or --record).")
+@click.option("--record", is_flag=True,
+              help="Record each claim that is not denied (clean or review: what will be "
+                   "submitted) in the history as it is checked, so later claims of the run "
+                   "are checked against it; a claim id already recorded is replaced, a void "
+                   "(frequency code 8) removes it, as with 'history add'. Denied claims are "
+                   "not recorded. One transaction, committed when the run completes: an "
+                   "interrupted run records nothing. Creates the history file if absent.")
+def check(claims, pack_dirs, fmt, output, history_path, record):
     """Check CLAIMS: JSON, JSON Lines, X12 837, FHIR or CSV files, folders of them, or - for
     standard input. On a terminal, a progress line shows the claims checked so far."""
     packs = PackSet([_load(d) for d in pack_dirs])
-    history = _history(packs, history_path)
     try:
         paths = ["-"] if claims == ("-",) else [str(p) for p in iter_claim_files(claims)]
     except FileNotFoundError as error:
@@ -66,26 +73,28 @@ def check(claims, pack_dirs, fmt, output, history_path):
         raise click.UsageError("--format html writes a web page: give --output FILE.html")
     summary = Summary()
     progress = Progress()
-    with _destination(output) as out:
+    # the report is complete before the recording commits: a failed report records nothing
+    with (_history(packs, history_path, record) as (history, recording),
+          _destination(output) as out):
         writer = WRITERS[fmt](out, [p.info for p in packs.packs])
         for path in paths:
-            for item in read_claims(path):
-                progress.step(path)
-                if not isinstance(item, ClaimError) and (pack := packs.for_claim(item)) is None:
-                    item = ClaimError(path, 0, item.claim_id, "$.payer.id",
-                                      f"claim {item.claim_id}: no pack given for payer "
-                                      f"'{item.payer_id}'")
-                if isinstance(item, ClaimError):
-                    summary.unreadable += 1
-                    writer.error(item)
-                    if fmt != "text" or output:
-                        click.echo(f"unreadable: {item}", err=True)
-                    continue
-                result = pack.check(item, history=history)
-                summary.add(result)
-                writer.result(result, item)
+            for batch in _batches(read_claims(path)):
+                for item, result in _check_batch(batch, path, packs, history, recording):
+                    progress.step(path)
+                    if result is None:
+                        summary.unreadable += 1
+                        writer.error(item)
+                        if fmt != "text" or output:
+                            click.echo(f"unreadable: {item}", err=True)
+                        continue
+                    summary.add(result)
+                    writer.result(result, item)
         progress.done()
         writer.close(summary)
+    if recording is not None:
+        denied = summary.statuses["denied"]
+        click.echo(f"{recording.describe()}; {denied} denied claim{'s' if denied != 1 else ''} "
+                   f"not recorded", err=True)
     if summary.unreadable:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if summary.findings else EXIT_CLEAN)
@@ -104,18 +113,74 @@ def compile(pack_dir):
     click.echo(f"pack {pack.id} {pack.version}: {len(pack.rules)} rules ({detail}); {pack.info.hash}")
 
 
-def _history(packs: PackSet, path: str | None):
-    """The claim history, opened when a pack has rules that read it (or one is named);
-    a pack that needs one without one is a usage error naming its rules, never a pass."""
+#: claims checked together in one snapshot of the history (one SQLite read transaction
+#: instead of one per lookup, about half the cost of a check against the history): a batch
+#: ends at this many claims or after this long reading, so results still stream and other
+#: processes wait little to record
+_BATCH, _BATCH_SECONDS = 256, 0.05
+
+
+def _batches(items):
+    batch, started = [], time.monotonic()
+    for item in items:
+        batch.append(item)
+        if len(batch) >= _BATCH or time.monotonic() - started >= _BATCH_SECONDS:
+            yield batch
+            batch, started = [], time.monotonic()
+    if batch:
+        yield batch
+
+
+def _check_batch(batch, path, packs: PackSet, history, recording) -> list:
+    """(claim, result) for each item read, (error, None) for a claim that cannot be checked.
+    With a recording, each claim not denied is recorded before the next is checked. Only
+    checking happens inside the snapshot: the results are written after it ends."""
+    checked = []
+    with snapshot(history):
+        for item in batch:
+            if not isinstance(item, ClaimError) and (pack := packs.for_claim(item)) is None:
+                item = ClaimError(path, 0, item.claim_id, "$.payer.id",
+                                  f"claim {item.claim_id}: no pack given for payer "
+                                  f"'{item.payer_id}'")
+            if isinstance(item, ClaimError):
+                checked.append((item, None))
+                continue
+            result = pack.check(item, history=history)
+            if recording is not None and result.status != "denied":
+                recording.add(item)
+            checked.append((item, result))
+    return checked
+
+
+class _HistoryFailure(click.ClickException):
+    exit_code = EXIT_ERROR
+
+
+@contextmanager
+def _history(packs: PackSet, path: str | None, record: bool):
+    """(history, recording): the claim history, opened when a pack has rules that read it,
+    one is named, or --record (which creates it), and closed at the end; with --record, the
+    run's recording, committed when the block completes. A pack that needs a history
+    without one is a usage error naming its rules, never a pass."""
     needing = [p for p in packs.packs if p.history_rules]
-    if not needing and not path:
-        return None
+    if not needing and not path and not record:
+        yield None, None
+        return
     try:
-        return open_history(path)
+        history = open_history(path, create=record)
     except HistoryError as error:
         rules = "; ".join(f"pack {p.id}: {', '.join(p.history_rules)}" for p in needing)
         raise click.UsageError(f"{error}" + (f"\nthese rules read the claim history: {rules}"
                                               if rules else "")) from None
+    with history:
+        if not record:
+            yield history, None
+            return
+        try:
+            with history.recording() as recording:
+                yield history, recording
+        except HistoryError as error:  # another process holds the history, or the commit failed
+            raise _HistoryFailure(str(error)) from None
 
 
 @contextmanager

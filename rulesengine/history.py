@@ -5,7 +5,9 @@ A history is runtime state, given to each check (``CompiledPack.check(claim, his
 never a global, so one compiled pack serves many threads and many histories. Anything with
 a ``lines_for(member_id, procedure)`` method returning ``HistoryLine``s will do:
 ``MemoryHistory`` for tests and small batches, ``SQLiteHistory`` for the file the
-``rulesengine history`` commands keep (see docs/history-and-validity.md).
+``rulesengine history`` commands and ``check --record`` keep (see
+docs/history-and-validity.md). ``SQLiteHistory`` is read fastest a batch of claims at a
+time inside ``snapshot()``, and records through ``recording()``, one transaction.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timezone
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -38,6 +41,13 @@ class HistoryLine(NamedTuple):
 class History(Protocol):
     def lines_for(self, member_id: str, procedure: str) -> Sequence[HistoryLine]:
         """Every recorded line of this member with this procedure code, in any order."""
+
+
+def snapshot(history) -> AbstractContextManager:
+    """``history.snapshot()`` where the history has one (``SQLiteHistory``), else a block
+    that does nothing: for code that checks batches against any history."""
+    opener = getattr(history, "snapshot", None)
+    return opener() if opener is not None else nullcontext()
 
 
 class HistoryRequired(Exception):
@@ -125,6 +135,9 @@ CREATE INDEX IF NOT EXISTS claim_lines_claim ON claim_lines (claim_id);
 """
 
 
+_CACHE_KIB = 64 * 1024
+
+
 class HistoryError(Exception):
     """The history file cannot be used (not a history, or a newer schema)."""
 
@@ -136,16 +149,27 @@ def resolve_path(explicit: str | Path | None = None) -> Path:
 
 class SQLiteHistory:
     """The history in one SQLite file. Safe to share between threads (one connection,
-    used under a lock); close it, or use it in a ``with`` block."""
+    used under a lock); close it, or use it in a ``with`` block.
+
+    Each lookup outside a transaction pays SQLite's lock-and-check round trip (a shared
+    lock, a look for a hot journal, the file's change counter, the unlock), which costs
+    more than the indexed read itself: check batches of claims inside ``snapshot()``, which
+    shares one read transaction among them. Inside ``recording()`` every read already
+    shares the recording's transaction.
+    """
 
     def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path)
         if not create and not self.path.exists():
             raise HistoryError(f"{self.path}: no claim history here (record claims with "
-                               f"'rulesengine history add')")
-        self._lock = threading.Lock()
+                               f"'rulesengine history add' or 'rulesengine check --record')")
+        self._lock = threading.RLock()  # re-entered by reads inside a snapshot or recording
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False)
+            # up to 64 MiB of pages (SQLite's default is 2 MiB): a run's recording dirties
+            # pages all over the indexes, and a small cache spills them to the file, syncing
+            # the journal, in mid-transaction (check --record ran about 1.4x faster)
+            self._db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             self._setup()
         except sqlite3.DatabaseError as error:
             raise HistoryError(f"{self.path}: not a claim history ({error})") from None
@@ -169,27 +193,70 @@ class SQLiteHistory:
     def close(self) -> None:
         self._db.close()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[SQLiteHistory]:
+        """Reads inside see one state of the history and share one read transaction.
+        While it is open other threads wait and other processes cannot record, so hold it
+        for a batch of checks, never while waiting for input or output. Inside a recording
+        it changes nothing."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield self
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield self
+            finally:
+                self._db.commit()  # ends the read transaction; nothing was written
+
+    @contextmanager
+    def recording(self) -> Iterator[Recording]:
+        """Record claims one at a time (``Recording.add``) in one transaction, committed
+        when the block ends, rolled back if it raises: a crash or an interrupt records none.
+        Reads inside, from the thread that opened it, see what it has recorded so far; other
+        threads wait until it ends, and other processes cannot record meanwhile."""
+        with self._lock:
+            if self._db.in_transaction:
+                raise RuntimeError("a recording cannot start inside a snapshot or another recording")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway
+            except sqlite3.OperationalError as error:
+                raise HistoryError(f"{self.path}: cannot record ({error}): another process "
+                                   f"may be recording; try again when it has finished") from None
+            try:
+                yield Recording(self)
+            except BaseException:
+                self._db.rollback()
+                raise
+            try:
+                self._db.commit()
+            except sqlite3.OperationalError as error:
+                self._db.rollback()
+                raise HistoryError(f"{self.path}: nothing recorded: the commit failed ({error})") from None
+
+    def _record(self, claim: Claim, counts: dict[str, int], now: str) -> None:
+        with self._lock:
+            gone = self._db.execute("DELETE FROM claim_lines WHERE claim_id = ?",
+                                    (claim.claim_id,)).rowcount
+            if claim.frequency_code == VOID:
+                counts["voided"] += 1
+                return
+            counts["replaced"] += 1 if gone else 0
+            counts["claims"] += 1
+            rows = [(claim.member_id, claim.claim_id, ln.line_number, ln.procedure,
+                     ",".join(ln.modifiers), ln.service_date.isoformat(), claim.billing_npi,
+                     claim.payer_id, claim.frequency_code, now)
+                    for ln in claim.lines if ln.procedure and claim.member_id]
+            self._db.executemany("INSERT INTO claim_lines VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            counts["lines"] += len(rows)
+
     def add_claims(self, claims: Iterable[Claim]) -> dict[str, int]:
         """Record claims in one transaction (all or none); returns counts (claims, lines,
         replaced, voided)."""
-        counts = {"claims": 0, "lines": 0, "replaced": 0, "voided": 0}
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        with self._lock, self._db:
+        with self.recording() as recording:
             for claim in claims:
-                gone = self._db.execute("DELETE FROM claim_lines WHERE claim_id = ?",
-                                        (claim.claim_id,)).rowcount
-                if claim.frequency_code == VOID:
-                    counts["voided"] += 1
-                    continue
-                counts["replaced"] += 1 if gone else 0
-                counts["claims"] += 1
-                rows = [(claim.member_id, claim.claim_id, ln.line_number, ln.procedure,
-                         ",".join(ln.modifiers), ln.service_date.isoformat(), claim.billing_npi,
-                         claim.payer_id, claim.frequency_code, now)
-                        for ln in claim.lines if ln.procedure and claim.member_id]
-                self._db.executemany("INSERT INTO claim_lines VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-                counts["lines"] += len(rows)
-        return counts
+                recording.add(claim)
+        return recording.counts
 
     def add(self, claim: Claim) -> None:
         self.add_claims([claim])
@@ -212,10 +279,32 @@ class SQLiteHistory:
                 "ORDER BY service_date, claim_id, line_number", (member_id,)).fetchall()
 
 
-def open_history(path: str | Path | None = None) -> SQLiteHistory:
+class Recording:
+    """Claims recorded into an open transaction (``SQLiteHistory.recording``): a claim id
+    already recorded is replaced, a void (frequency code 8) removes it and records nothing;
+    lines without a procedure and claims without a member id are not recorded."""
+
+    def __init__(self, history: SQLiteHistory):
+        self.history = history
+        #: claims recorded, their lines, how many replaced an earlier copy, voids applied
+        self.counts = {"claims": 0, "lines": 0, "replaced": 0, "voided": 0}
+        self._now = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def add(self, claim: Claim) -> None:
+        self.history._record(claim, self.counts, self._now)
+
+    def describe(self) -> str:
+        """What was recorded, as ``history add`` and ``check --record`` report it."""
+        c = self.counts
+        return (f"{self.history.path}: recorded {_count(c['claims'], 'claim')} "
+                f"({_count(c['lines'], 'line')}), {c['replaced']} replacing earlier copies, "
+                f"{_count(c['voided'], 'void')} applied")
+
+
+def open_history(path: str | Path | None = None, create: bool = False) -> SQLiteHistory:
     """The history ``check`` reads: it must exist already (a typo must not check against an
-    empty history and pass every frequency rule)."""
-    return SQLiteHistory(resolve_path(path), create=False)
+    empty history and pass every frequency rule), unless ``create`` (to record into it)."""
+    return SQLiteHistory(resolve_path(path), create=create)
 
 
 # ---- the command line --------------------------------------------------------------------
@@ -253,15 +342,13 @@ def add_command(claims, history_path):
                     bad += 1
                 else:
                     yield item
-    path = resolve_path(history_path)
     try:
-        with SQLiteHistory(path) as history:
-            counts = history.add_claims(readable())
+        with open_history(history_path, create=True) as history, history.recording() as recording:
+            for claim in readable():
+                recording.add(claim)
     except HistoryError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{path}: recorded {_count(counts['claims'], 'claim')} "
-               f"({_count(counts['lines'], 'line')}), {counts['replaced']} replacing earlier "
-               f"copies, {_count(counts['voided'], 'void')} applied, {bad} unreadable")
+    click.echo(f"{recording.describe()}, {bad} unreadable")
     if bad:
         raise SystemExit(2)
 

@@ -7,7 +7,6 @@ import json
 import random
 import sqlite3
 import threading
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -427,24 +426,6 @@ def test_compiled_and_reference_agree_on_random_histories(tmp_path):
     assert fired == {"F-LIFE", "F-YEAR", "F-AWV", "F-DAYS", "DUP"}
 
 
-def test_history_lookup_speed(tmp_path):
-    """A figure for the report: SQLite lookups per second on 50,000 recorded lines."""
-    rng = random.Random(7)
-    members = [f"M{n:06d}" for n in range(5000)]
-    claims = [claim(f"S{i}", *[(rng.choice(["G0439", "99213", "99214", "93000"]),
-                                (date(2025, 1, 1) + timedelta(days=rng.randrange(700))).isoformat())
-                               for _ in range(5)], member=rng.choice(members))
-              for i in range(10_000)]
-    with SQLiteHistory(tmp_path / "big.sqlite") as store:
-        store.add_claims(claims)
-        started, n = time.perf_counter(), 5000
-        for i in range(n):
-            store.lines_for(members[i % len(members)], "99213")
-        rate = n / (time.perf_counter() - started)
-    print(f"\n{rate:,.0f} history lookups per second (50,000 lines)")
-    assert rate > 1000
-
-
 # ---- the commands, once cli.py, packtest, explain and diff pass the history (skipped before) ----
 
 def _wired() -> bool:
@@ -507,3 +488,192 @@ def test_the_bundled_frequency_pack_tests_pass_with_their_histories(monkeypatch)
     result = CliRunner().invoke(main, ["test", str(PACK_DIR)])
     assert result.exit_code == 0, result.output
     assert "medicare-frequency 3 of 3 rules fired" in result.output
+
+
+# ---- check --record: claims not denied are recorded as they are checked ----------------------
+
+REVIEW_RULES = AGREEMENT_RULES + """
+rule ECG-REVIEW "an ECG goes to review"
+  category medical_necessity
+  for each line where line.procedure in {93000}
+  require any line.modifier in {76}
+  else review line CO-50 "review"
+"""
+
+
+def _check(*args):
+    from rulesengine.cli import main
+    return CliRunner().invoke(main, ["check", *map(str, args)])
+
+
+def _statuses(result) -> dict[str, str]:
+    return {r["claim_id"]: r["status"] for r in json.loads(result.stdout)["results"]}
+
+
+def _recorded(path: Path) -> list[tuple]:
+    """What another connection sees committed: (claim id, procedure, service date)."""
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT claim_id, procedure, service_date FROM claim_lines "
+                          "ORDER BY claim_id, line_number").fetchall()
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def two_initial_visits(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(hist.ENV_VAR, raising=False)
+    return _claims_file(tmp_path / "batch.json", [
+        claim_data("IAWV-1", ("G0438", "2026-02-02")),
+        claim_data("IAWV-2", ("G0438", "2026-03-03")),
+        claim_data("OV-1", ("99213", "2026-03-03")),
+        claim_data("OV-2", ("99213", "2026-03-03"))])
+
+
+def test_check_record_checks_later_claims_against_earlier_ones(two_initial_visits):
+    SQLiteHistory("h.sqlite").close()  # an empty history
+    without = _check("batch.json", "--pack", PACK_DIR, "--history", "h.sqlite", "--format", "json")
+    assert without.exit_code == 0, without.output
+    assert set(_statuses(without).values()) == {"clean"}
+    assert _recorded(Path("h.sqlite")) == []  # checking alone records nothing
+
+    recording = _check("batch.json", "--pack", PACK_DIR, "--history", "h.sqlite", "--record",
+                       "--format", "json")
+    assert recording.exit_code == 1, recording.output
+    assert _statuses(recording) == {"IAWV-1": "clean", "IAWV-2": "denied", "OV-1": "clean",
+                                    "OV-2": "denied"}
+    denied = {r["claim_id"]: r["findings"][0] for r in json.loads(recording.stdout)["results"]
+              if r["findings"]}
+    assert (denied["IAWV-2"]["rule_id"], denied["IAWV-2"]["evidence"]["prior_dates"]) == (
+        "FREQ-AWV-INITIAL", ["2026-02-02"])
+    assert denied["OV-2"]["evidence"]["duplicate_claims"] == ["OV-1"]
+    # the denied claims are not recorded: they are fixed and checked again first
+    assert _recorded(Path("h.sqlite")) == [("IAWV-1", "G0438", "2026-02-02"),
+                                           ("OV-1", "99213", "2026-03-03")]
+    assert ("h.sqlite: recorded 2 claims (2 lines), 0 replacing earlier copies, 0 voids applied; "
+            "2 denied claims not recorded") in recording.stderr
+
+
+def test_check_record_creates_the_history_that_check_alone_requires(two_initial_visits):
+    refused = _check("batch.json", "--pack", PACK_DIR, "--history", "new.sqlite")
+    assert refused.exit_code == 2 and "no claim history here" in refused.output
+    assert not Path("new.sqlite").exists()
+    created = _check("batch.json", "--pack", PACK_DIR, "--history", "new.sqlite", "--record")
+    assert created.exit_code == 1, created.output
+    assert [r[0] for r in _recorded(Path("new.sqlite"))] == ["IAWV-1", "OV-1"]
+
+
+def test_rerunning_a_recorded_batch_does_not_count_its_own_copies(two_initial_visits):
+    first = _check("batch.json", "--pack", PACK_DIR, "--record", "--format", "json")
+    again = _check("batch.json", "--pack", PACK_DIR, "--record", "--format", "json")
+    assert _statuses(again) == _statuses(first) == {
+        "IAWV-1": "clean", "IAWV-2": "denied", "OV-1": "clean", "OV-2": "denied"}
+    assert "recorded 2 claims (2 lines), 2 replacing earlier copies" in again.stderr
+    assert [r[0] for r in _recorded(Path(hist.DEFAULT_PATH))] == ["IAWV-1", "OV-1"]
+
+
+def test_a_crash_during_check_record_records_nothing(two_initial_visits, monkeypatch):
+    from rulesengine import cli
+    from rulesengine.pack import CompiledPack
+    monkeypatch.setattr(cli, "_BATCH", 1)  # results of the first claims are already written
+    real = CompiledPack.check
+
+    def failing(self, c, history=None):
+        if c.claim_id == "OV-1":  # after IAWV-1 was recorded
+            raise RuntimeError("power cut")
+        return real(self, c, history=history)
+    monkeypatch.setattr(CompiledPack, "check", failing)
+    crashed = _check("batch.json", "--pack", PACK_DIR, "--record", "--format", "jsonl")
+    assert isinstance(crashed.exception, RuntimeError)
+    assert '"claim_id":"IAWV-1"' in crashed.stdout.replace(" ", "")
+    assert _recorded(Path(hist.DEFAULT_PATH)) == []
+    monkeypatch.setattr(CompiledPack, "check", real)  # the history is usable afterwards
+    assert _check("batch.json", "--pack", PACK_DIR, "--record").exit_code == 1
+    assert len(_recorded(Path(hist.DEFAULT_PATH))) == 2
+
+
+def test_check_record_replaces_and_voids_as_history_add_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(hist.ENV_VAR, raising=False)
+    _claims_file(tmp_path / "day1.json", [_data("C1", "G0439", "2025-03-31"),
+                                          _data("C2", "99214", "2025-04-01")])
+    _claims_file(tmp_path / "day2.json", [_data("C1", "G0439", "2025-04-02", "7"),
+                                          _data("C2", "99214", "2025-04-01", "8")])
+    assert _check("day1.json", "--pack", PACK_DIR, "--record").exit_code == 0
+    result = _check("day2.json", "--pack", PACK_DIR, "--record")
+    assert result.exit_code == 0, result.output
+    assert "recorded 1 claim (1 line), 1 replacing earlier copies, 1 void applied" in result.stderr
+    assert _recorded(Path(hist.DEFAULT_PATH)) == [("C1", "G0439", "2025-04-02")]
+
+
+def test_check_record_records_claims_sent_to_review(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(hist.ENV_VAR, raising=False)
+    pack_dir = _write_pack(tmp_path / "review", REVIEW_RULES)
+    _claims_file(tmp_path / "ecg.json", [claim_data("ECG-1", ("93000", "2026-06-02"))])
+    result = _check("ecg.json", "--pack", pack_dir, "--record", "--format", "json")
+    assert _statuses(result) == {"ECG-1": "review"}
+    assert _recorded(Path(hist.DEFAULT_PATH)) == [("ECG-1", "93000", "2026-06-02")]
+
+
+def test_check_help_describes_record():
+    help_text = " ".join(_check("--help").output.split())
+    assert "--record" in help_text
+    assert "Record each claim that is not denied" in help_text
+    assert "an interrupted run records nothing" in help_text
+
+
+# ---- the SQLite store: snapshots and recordings -------------------------------------------------
+
+def test_a_recording_is_seen_by_its_own_reads_and_by_others_only_once_committed(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with SQLiteHistory(path) as store:
+        with store.recording() as recording:
+            recording.add(claim("C1", ("G0438", "2025-05-02")))
+            assert [h.claim_id for h in store.lines_for("1EG4TE5MK73", "G0438")] == ["C1"]
+            with store.snapshot():  # inside a recording, a snapshot changes nothing
+                assert len(store.lines_for("1EG4TE5MK73", "G0438")) == 1
+            assert _recorded(path) == []
+        assert recording.counts == {"claims": 1, "lines": 1, "replaced": 0, "voided": 0}
+        assert _recorded(path) == [("C1", "G0438", "2025-05-02")]
+        with (pytest.raises(RuntimeError, match="inside a snapshot"), store.snapshot(),
+              store.recording()):
+            pass
+
+
+def test_a_snapshot_ends_so_others_can_record(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with SQLiteHistory(path) as reader, SQLiteHistory(path) as writer:
+        with reader.snapshot():
+            assert reader.lines_for("1EG4TE5MK73", "G0438") == []
+        writer.add(claim("C1", ("G0438", "2025-05-02")))  # would wait on an open snapshot
+        with reader.snapshot():
+            assert [h.claim_id for h in reader.lines_for("1EG4TE5MK73", "G0438")] == ["C1"]
+
+
+def test_compiled_and_reference_agree_while_recording_into_sqlite(tmp_path):
+    """Checked and recorded claim by claim, as check --record does: SQLite (uncommitted rows
+    included) answers as a MemoryHistory fed the same claims, and both evaluators agree."""
+    pack = rulesengine.load_pack(_write_pack(tmp_path / "agree", AGREEMENT_RULES))
+    rng = random.Random(20261124)
+    members, npis = ["1EG4TE5MK73", "5TP7WQ2RN48"], [NPI, OTHER_NPI]
+    codes = ["G0438", "G0439", "G0402", "99213", "99214", "93000"]
+    days = [date(2025, 1, 1) + timedelta(days=rng.randrange(0, 500)) for _ in range(30)]
+    memory, fired, recorded = MemoryHistory(), set(), 0
+    with SQLiteHistory(tmp_path / "h.sqlite") as store, store.recording() as recording:
+        for i in range(400):
+            lines = [(rng.choice(codes), rng.choice(days).isoformat(),
+                      ["76"] if rng.random() < 0.1 else []) for _ in range(rng.randint(1, 3))]
+            c = claim(f"R{rng.randrange(250)}", *lines, member=rng.choice(members),
+                      npi=rng.choice(npis), frequency=rng.choice("1178"))
+            compiled = pack.check(c, history=store).to_dict()
+            assert pack.check_reference(c, history=store).to_dict() == compiled, c.claim_id
+            assert pack.check(c, history=memory).to_dict() == compiled, c.claim_id
+            fired.update(f["rule_id"] for f in compiled["findings"])
+            if compiled["status"] != "denied":
+                recording.add(c)
+                memory.add(c)
+                recorded += 1
+    assert fired == {"F-LIFE", "F-YEAR", "F-AWV", "F-DAYS", "DUP"}
+    assert 50 < recorded < 350
