@@ -105,12 +105,17 @@ def check(claims, pack_dirs, fmt, output, history_path, record):
 def compile(pack_dir):
     """Parse, check and compile a pack; report every problem with file:line:col."""
     pack = _load(pack_dir)
+    # a rule a windowed pack overrides has a version per stretch of dates: count the rule once
+    first = {rule.id: rule for rule in reversed(pack.rules)}
     kinds = {}
-    for rule in pack.rules:
+    for rule in first.values():
         name = rule.category.name if rule.category else "?"
         kinds[name] = kinds.get(name, 0) + 1
     detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-    click.echo(f"pack {pack.id} {pack.version}: {len(pack.rules)} rules ({detail}); {pack.info.hash}")
+    dated = len(pack.rules) - len(first)
+    versions = f", {dated} more version{'s' if dated != 1 else ''} by date" if dated else ""
+    click.echo(f"pack {pack.id} {pack.version}: {len(first)} rules ({detail}){versions}; "
+               f"{pack.info.hash}")
 
 
 #: claims checked together in one snapshot of the history (one SQLite read transaction

@@ -621,3 +621,11 @@ def test_a_file_that_is_not_utf8_is_reported_at_its_first_bad_byte(tmp_path):
     with pytest.raises(rulesengine.PackError) as caught:
         rulesengine.load_pack(folder)
     assert [d.code for d in caught.value.diagnostics] == ["bad-encoding"]
+
+
+def test_compile_counts_a_rule_with_versions_by_date_once(family):
+    pack = family(CHILD_TF, meta=child_meta(YEAR_2026))
+    result = CliRunner().invoke(main, ["compile", str(Path(pack.rules[-1].pos.file).parent)])
+    assert result.exit_code == 0, result.output
+    assert ": 2 rules (1 filing_limit, 1 medical_necessity), 1 more version by date; sha256:" \
+        in result.output
