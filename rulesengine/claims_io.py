@@ -32,6 +32,7 @@ from .model import Claim
 __all__ = [
     "CLAIM_SCHEMA",
     "ClaimError",
+    "ClaimFile",
     "claim_from_data",
     "iter_claim_files",
     "read_claims",
@@ -85,27 +86,59 @@ class ClaimError:
 
 def read_claims(path: str | Path) -> Iterator[Claim | ClaimError]:
     """Each claim in a file (``-`` for standard input), in order, as a Claim or a ClaimError."""
-    if str(path) == "-":
-        yield from read_claims_from_stream(sys.stdin, "<stdin>")
-        return
-    path = Path(path)
-    fmt = CLAIM_FILE_SUFFIXES.get(path.suffix.lower())
-    if fmt is None and _starts_like_x12(path):
-        fmt = "x12"
-    if fmt == "x12":  # X12 837P/837I, read in chunks by its own reader
-        from .x12_837 import read_837
-        yield from read_837(path)
-        return
-    if fmt == "csv":  # the CSV reader opens it itself, with newline="" as csv needs
-        from .csv_claims import read_csv_claims
-        yield from read_csv_claims(path)
-        return
-    # utf-8-sig: spreadsheet and Windows exports often start with a byte-order mark
-    with path.open(encoding="utf-8-sig") as stream:
-        if fmt == "json" and _first_character(stream) == "[":
-            yield from _read_json_array(stream, str(path))
-        else:
-            yield from read_claims_from_stream(stream, str(path), fmt)
+    return iter(ClaimFile(path))
+
+
+class ClaimFile:
+    """The claims of one file, read as they are iterated, and how far into the file reading
+    has got (``bytes_read`` of ``size``), so a long run can show a progress bar. Standard
+    input (``-``) has no size."""
+
+    def __init__(self, path: str | Path):
+        self.name = str(path)
+        self._binary: io.BufferedReader | None = None
+        self._finished = False
+
+    @property
+    def size(self) -> int | None:
+        return None if self.name == "-" else Path(self.name).stat().st_size
+
+    @property
+    def bytes_read(self) -> int:
+        if self._finished:
+            return self.size or 0
+        binary = self._binary
+        return binary.tell() if binary is not None and not binary.closed else 0
+
+    def __iter__(self) -> Iterator[Claim | ClaimError]:
+        if self.name == "-":
+            yield from read_claims_from_stream(sys.stdin, "<stdin>")
+            return
+        path = Path(self.name)
+        fmt = CLAIM_FILE_SUFFIXES.get(path.suffix.lower())
+        if fmt is None and _starts_like_x12(path):
+            fmt = "x12"
+        # One binary handle under every reader, so its position is the progress. utf-8-sig:
+        # spreadsheet and Windows exports often start with a byte-order mark.
+        with path.open("rb") as binary:
+            self._binary = binary
+            if fmt == "x12":  # X12 837P/837I, read in chunks by its own reader
+                from .x12_837 import read_837
+                yield from read_837(_text(binary, errors="replace", newline=""), str(path))
+            elif fmt == "csv":  # newline="", as the csv module needs
+                from .csv_claims import read_csv_claims
+                yield from read_csv_claims(_text(binary, newline=""), str(path))
+            else:
+                stream = _text(binary)
+                if fmt == "json" and _first_character(stream) == "[":
+                    yield from _read_json_array(stream, str(path))
+                else:
+                    yield from read_claims_from_stream(stream, str(path), fmt)
+        self._finished = True
+
+
+def _text(binary: io.BufferedReader, errors: str = "strict", newline: str | None = None) -> TextIO:
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors=errors, newline=newline)
 
 
 def _first_character(stream: TextIO) -> str:

@@ -15,7 +15,7 @@ import click
 
 from . import __version__
 from .atomic import replacing
-from .claims_io import ClaimError, iter_claim_files, read_claims
+from .claims_io import ClaimError, ClaimFile, iter_claim_files
 from .diagnostics import PackError
 from .history import HistoryError, open_history, snapshot
 from .pack import PackSet, load_pack
@@ -63,7 +63,7 @@ def _load(pack_dir: str):
                    "interrupted run records nothing. Creates the history file if absent.")
 def check(claims, pack_dirs, fmt, output, history_path, record):
     """Check CLAIMS: JSON, JSON Lines, X12 837, FHIR or CSV files, folders of them, or - for
-    standard input. On a terminal, a progress line shows the claims checked so far."""
+    standard input. On a terminal, a progress bar shows how far the run has got."""
     packs = PackSet([_load(d) for d in pack_dirs])
     try:
         paths = ["-"] if claims == ("-",) else [str(p) for p in iter_claim_files(claims)]
@@ -71,16 +71,19 @@ def check(claims, pack_dirs, fmt, output, history_path, record):
         raise click.UsageError(f"no such claims file or folder: {error.filename or error}")
     if fmt == "html" and not output and sys.stdout.isatty():
         raise click.UsageError("--format html writes a web page: give --output FILE.html")
+    files = [ClaimFile(path) for path in paths]
     summary = Summary()
-    progress = Progress()
+    progress = Progress(total=None if "-" in paths else sum(f.size for f in files))
     # the report is complete before the recording commits: a failed report records nothing
     with (_history(packs, history_path, record) as (history, recording),
           _destination(output) as out):
         writer = WRITERS[fmt](out, [p.info for p in packs.packs])
-        for path in paths:
-            for batch in _batches(read_claims(path)):
+        finished = 0  # bytes of the files read to the end
+        for file in files:
+            path = file.name
+            for batch in _batches(file):
                 for item, result in _check_batch(batch, path, packs, history, recording):
-                    progress.step(path)
+                    progress.step(path, finished + file.bytes_read)
                     if result is None:
                         summary.unreadable += 1
                         writer.error(item)
@@ -89,6 +92,7 @@ def check(claims, pack_dirs, fmt, output, history_path, record):
                         continue
                     summary.add(result)
                     writer.result(result, item)
+            finished += file.bytes_read
         progress.done()
         writer.close(summary)
     if recording is not None:
