@@ -9,7 +9,7 @@ actions). Every problem is collected, so an analyst sees them all at once.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ast
@@ -17,6 +17,7 @@ from .codes import CODE_KINDS, normalize, shape_error
 from .dates import UNITS
 from .diagnostics import Diagnostic, did_you_mean
 from .fields import FIELDS
+from .icd10cm import Editions
 from .runtime import PLACEHOLDER
 from .syntax import parse_date
 from .tables import TableData, load_table
@@ -75,11 +76,14 @@ class CheckedPack:
     rules: list[ast.Rule]
     valuesets: dict[str, ast.ValueSet]
     tables: dict[str, TableData]
+    icd10: Editions = field(default_factory=Editions)  # what ``is valid`` asks of ICD-10-CM
 
 
 def check(valuesets: dict[str, ast.ValueSet], tables: dict[str, tuple[ast.Table, Path]],
-          rules: list[ast.Rule]) -> tuple[CheckedPack, list[Diagnostic]]:
-    """Check merged names; ``tables`` maps each name to its declaration and its pack folder."""
+          rules: list[ast.Rule], icd10: Editions | None = None
+          ) -> tuple[CheckedPack, list[Diagnostic]]:
+    """Check merged names; ``tables`` maps each name to its declaration and its pack folder;
+    ``icd10`` the pack's ICD-10-CM editions (by default the built-in one alone)."""
     checker = _Checker(valuesets, {name: decl for name, (decl, _) in tables.items()}, rules)
     for vs in valuesets.values():
         checker.check_valueset(vs)
@@ -87,7 +91,7 @@ def check(valuesets: dict[str, ast.ValueSet], tables: dict[str, tuple[ast.Table,
         checker.load(decl, pack_dir)
     for rule in rules:
         checker.check_rule(rule)
-    return CheckedPack(rules, valuesets, checker.tables), checker.problems
+    return CheckedPack(rules, valuesets, checker.tables, icd10 or Editions()), checker.problems
 
 
 class _Checker:

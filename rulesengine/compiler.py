@@ -20,11 +20,12 @@ from .codes import CodeRange, CodeSet, normalize, shape_error
 from .dates import UNITS, shift
 from .fields import FIELDS
 from .history import HistoryRequired, window_start
+from .icd10cm import Editions
 from .layers import dates_in_force
 from .model import Claim, Line
 from .results import Finding
 from .runtime import RuleFacts, fields_named, sort_findings, version_key
-from .validity import combine, icd10_window, is_valid
+from .validity import combine, is_valid
 
 Test = Callable[[Claim, Line | None], bool | None]
 Value = Callable[[Claim, Line | None], object]
@@ -513,7 +514,7 @@ def _test(cond, sets: _SetBuilder) -> Test:
             return None if value is None else value in codes
         return member
     if isinstance(cond, ast.Validity):
-        return _validity(cond)
+        return _validity(cond, sets.checked.icd10)
     if isinstance(cond, ast.Quantified):
         code_set = sets.build(cond.set, FIELDS[cond.field.path].type)
         get = FIELDS[cond.field.path].get
@@ -550,31 +551,29 @@ def _test(cond, sets: _SetBuilder) -> Test:
     raise TypeError(f"not a condition: {cond!r}")
 
 
-def _validity(cond: ast.Validity) -> Test:
-    """``is valid``. ICD-10-CM answers are remembered per code (within the fiscal year of
-    the code set they do not depend on the date; outside it a well-shaped code is unknown);
-    place-of-service and modifier answers are a dict lookup and date comparisons, asked each time."""
+def _validity(cond: ast.Validity, icd10: Editions) -> Test:
+    """``is valid``. A code's shape is judged once and remembered; ICD-10-CM answers then
+    come from the edition of the date of service (a search among a few dates and a dict
+    lookup); place-of-service and modifier answers are a dict lookup and date comparisons."""
     spec = FIELDS[cond.field.path]
     kind, get, quantifier, want = spec.type, spec.get, cond.quantifier, cond.valid
-    memo: dict = {}
+    memo: dict = {}  # code -> None when malformed, else the code as its code set writes it
 
     def answer(code, day):
         if kind in ("pos", "modifier"):
             return is_valid(kind, code, day)
-        known = memo.get(code)
-        if known is None:
-            # the answer on a day in the code set's fiscal year (on any day, for CPT/HCPCS)
-            known = "malformed" if shape_error(kind, code) else (
-                "valid" if kind == "hcpcs" or is_valid(kind, code, icd10_window()[0]) else "invalid")
+        if code in memo:
+            flat = memo[code]
+        else:
+            flat = None if shape_error(kind, code) else code.replace(".", "")
             if len(memo) < _MEMO_LIMIT:
-                memo[code] = known
-        if known == "malformed":
+                memo[code] = flat
+        if flat is None:
             return False
-        if kind == "icd10":
-            start, end = icd10_window()
-            if not start <= day <= end:
-                return None
-        return known == "valid"
+        if kind == "hcpcs":
+            return True
+        edition = icd10.at(day)
+        return None if edition is None else edition.billable(flat)
 
     def at(c, l):
         return l.service_date if l is not None else c.first_service_date

@@ -341,7 +341,7 @@ def facts(checked, leaf, claim, line) -> str:
             if values in (None, ""):
                 return f"{say_expr(leaf.field)} is missing"
             values = (values,)
-        answers = {v: is_valid(kind, v, day) for v in values}
+        answers = {v: is_valid(kind, v, day, checked.icd10) for v in values}
         bad = [v for v, ok in answers.items() if ok is False]
         unknown = [v for v, ok in answers.items() if ok is None]
         head = f"{noun(path)} {_is(path)} {show(tuple(values), kind)}"
@@ -349,7 +349,8 @@ def facts(checked, leaf, claim, line) -> str:
             return f"{head}; {show(tuple(bad), kind)} {'is' if len(bad) == 1 else 'are'} not valid on {day}"
         if unknown:
             return (f"{head}; whether {show(tuple(unknown), kind)} {'is' if len(unknown) == 1 else 'are'} "
-                    f"valid on {day} is unknown (outside the fiscal year of the ICD-10-CM code set)")
+                    f"valid on {day} is unknown (no ICD-10-CM code set of the pack covers {day}: "
+                    f"import that fiscal year's with 'rulesengine import icd10cm')")
         return f"{head}; {'it is' if len(values) == 1 else 'all are'} valid on {day}"
     if isinstance(leaf, ast.Quantified):
         path, kind = leaf.field.path, _kind(leaf.field)

@@ -27,6 +27,7 @@ from jsonschema import Draft202012Validator
 
 from . import ast
 from .diagnostics import Diagnostic, did_you_mean, read_source
+from .icd10cm import Edition, codeset_files, read_edition
 from .syntax import parse
 from .valueset_files import read_codes
 from .yaml_source import positions as yaml_positions
@@ -43,6 +44,7 @@ class Layer:
     files: list[ast.RuleFile]
     paths: list[Path]  # every file the layer's behaviour depends on (for the content hash)
     positions: dict = field(default_factory=dict)  # pack.yaml: where each value is written
+    editions: list[Edition] = field(default_factory=list)  # ICD-10-CM code sets (codesets/)
 
 
 @dataclass
@@ -59,6 +61,8 @@ class Merged:
     parameters: dict[str, object] = field(default_factory=dict)
     #: rules switched off at every date: rule id -> (pack, reason)
     disabled: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: the ICD-10-CM editions of the layers by their first day; a layer's replaces a parent's
+    icd10_editions: dict[date, Edition] = field(default_factory=dict)
 
 
 def read_layers(pack_dir: Path, sources: dict[str, str]) -> tuple[list[Layer], list[Diagnostic]]:
@@ -128,9 +132,15 @@ def _read_layer(folder, meta, meta_file, sources, problems) -> Layer:
                 code_files += [read] if read else []
             files.append(dataclasses.replace(parsed, valuesets=tuple(valuesets)))
     tables = {folder / t.path.value for f in files for t in f.tables}
+    editions, edition_files = [], codeset_files(folder)
+    for path in edition_files:
+        edition, edition_problems = read_edition(path, folder)
+        problems.extend(edition_problems)
+        editions += [edition] if edition else []
     paths = [meta_file, *rule_paths, *sorted(code_files),
-             *sorted(p for p in tables if p.is_file())]
-    return Layer(str(meta.get("id") or folder.name), folder, meta, files, paths)
+             *sorted(p for p in tables if p.is_file()), *edition_files]
+    return Layer(str(meta.get("id") or folder.name), folder, meta, files, paths,
+                 editions=editions)
 
 
 # ---- pack.yaml ---------------------------------------------------------------------------
@@ -196,6 +206,7 @@ def merge(layers: list[Layer]) -> tuple[Merged, list[Diagnostic]]:
     origin: dict[str, str] = {}  # name or rule id -> the layer that last defined it
     for layer in layers:
         merged.parameters.update(layer.meta.get("parameters") or {})
+        merged.icd10_editions.update((edition.start, edition) for edition in layer.editions)
         window = _pack_window(layer)
         own: dict[str, ast.Pos] = {}
         for f in layer.files:

@@ -8,8 +8,8 @@ but an analyst would want to know, each problem with a severity:
 * ``warning``, probably wrong: a dotted ICD-10-CM header where a billable code was likely
   meant, a range end that is not a code, an unassigned CPT/HCPCS code, a rule without a
   citation, a value set or table no rule uses, rules that repeat or contradict each other;
-* ``info``: what lint could not check (ICD-10-CM codes for dates outside the one fiscal
-  year of code set it has).
+* ``info``: what lint could not check (ICD-10-CM codes for dates of service that no
+  ICD-10-CM code set of the pack covers).
 
 Lint looks at the pack as claims meet it: merged with the packs it extends, without the
 rules it disables. Exit status: 0 nothing (or only warnings and info), 1 errors (with
@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -28,7 +29,8 @@ import click
 from . import ast
 from .diagnostics import Diagnostic, PackError, source_line
 from .layers import merge, read_layers
-from .lint_codes import ERROR, INFO, WARNING, check_codes, names_used
+from .icd10cm import fiscal_year
+from .lint_codes import ERROR, INFO, WARNING, Window, check_codes, describe, names_used
 from .lint_rules import compare_rules
 from .pack import CompiledPack, load_pack
 
@@ -62,8 +64,10 @@ class LintProblem:
 class LintReport:
     pack: CompiledPack
     problems: list[LintProblem]
-    icd10_code_set: str | None  # the ICD-10-CM version codes were checked against, if any
+    icd10_code_set: str | None  # the ICD-10-CM editions codes were checked against, if any
     sources: dict[str, str] = field(default_factory=dict)
+    #: dates of service where ICD-10-CM entries apply but no code set of the pack covers them
+    icd10_not_checked: list[Window] = field(default_factory=list)
 
     def count(self, severity: str) -> int:
         return sum(1 for p in self.problems if p.severity == severity)
@@ -83,10 +87,26 @@ class LintReport:
             line += f"; ICD-10-CM codes checked against {self.icd10_code_set}"
         return line
 
+    def coverage_note(self) -> str | None:
+        """What lint could not check for want of an ICD-10-CM code set, and how to mend it."""
+        if not self.icd10_not_checked:
+            return None
+        dates = " and ".join(describe(w) for w in self.icd10_not_checked)
+        newest = self.pack._checked.icd10.spans[-1][1] if self.pack._checked.icd10.spans else None
+        later = newest is not None and any(end is None or end > newest for _, end in self.icd10_not_checked)
+        wanted = (f"the FY{fiscal_year(newest + timedelta(days=1))} code set" if later
+                  else "the code sets of those fiscal years")
+        return (f"note: ICD-10-CM codes were not checked for dates of service {dates}: no code "
+                f"set of the pack covers them. Import {wanted} from CMS's ICD-10-CM files with "
+                "'rulesengine import icd10cm FILE --pack PACK' (docs/import-cms-files.md).")
+
     def to_dict(self) -> dict:
         return {"pack": {"id": self.pack.id, "version": self.pack.version,
                          "hash": self.pack.info.hash, "layers": self.pack.layers},
                 "icd10_code_set": self.icd10_code_set,
+                "icd10_not_checked": [{"from": start and start.isoformat(),
+                                       "through": end and end.isoformat()}
+                                      for start, end in self.icd10_not_checked],
                 "problems": [p.to_dict(self.sources) for p in self.problems],
                 "summary": {"errors": self.count(ERROR), "warnings": self.count(WARNING),
                             "info": self.count(INFO)}}
@@ -100,12 +120,13 @@ def lint_pack(path: str | Path) -> LintReport:
     layers, _ = read_layers(Path(path), sources)
     merged, _ = merge(layers)
     checked = pack._checked
-    found, code_set = check_codes(pack.rules, checked.valuesets, merged.tables, checked.tables)
+    found, code_set, gaps = check_codes(pack.rules, checked.valuesets, merged.tables,
+                                        checked.tables, checked.icd10)
     found += _missing_citations(pack.rules)
     found += _unused(pack, merged, layers)
     found += compare_rules(pack.rules, checked.valuesets)
     problems = sorted((LintProblem(s, d) for s, d in found), key=lambda p: p.sort_key)
-    return LintReport(pack, problems, code_set, sources)
+    return LintReport(pack, problems, code_set, sources, gaps)
 
 
 def _missing_citations(rules: list[ast.Rule]) -> list[tuple[str, Diagnostic]]:
@@ -181,4 +202,6 @@ def command(pack_dir, fmt, strict):
         for problem in report.problems:
             click.echo(problem.render(report.sources))
         click.echo(report.summary())
+        if report.coverage_note():
+            click.echo(report.coverage_note())
     sys.exit(report.exit_code(strict))

@@ -1,31 +1,26 @@
 """Lint, the code lists: ICD-10-CM entries that match no billable code, and CPT/HCPCS codes
 that have a valid shape but cannot be real (the checker accepts them).
 
-ICD-10-CM comes from the package simple-icd-10-cm, which ships one version of the CMS
-tabular data (1.5.0: the April 1, 2026 update, fiscal year 2026). Codes change every
-October, so an entry is checked only where a rule that uses it applies to some date of
-service in that fiscal year; elsewhere lint says plainly that it could not check it.
-An ICD-10-CM entry is a *pattern*: it covers itself and every code below it (the engine
-matches by hierarchy), so the question is which billable codes (leaves) it covers.
-(One version per fiscal year is close, not exact: a code added by the April update is
-taken as valid from October.)
+ICD-10-CM changes every October (``icd10cm``): an entry is checked against each edition
+of the pack's code sets in force on some date of service the rules that use it apply to
+(the built-in FY2026 edition, and those the pack imports); where the rules apply only
+outside every edition, lint says plainly that it could not check them. An ICD-10-CM entry
+is a *pattern*: it covers itself and every code below it (the engine matches by
+hierarchy), so the question is which billable codes (leaves) it covers.
 """
 
 from __future__ import annotations
 
-import bisect
 import csv
-import functools
 import re
-import sys
-import warnings
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from . import ast
 from .codes import normalize
 from .diagnostics import Diagnostic
 from .fields import FIELDS
+from .icd10cm import Edition, Editions, fiscal_year
 from .layers import dates_in_force
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -62,81 +57,6 @@ def describe(window: Window) -> str:
 
 # ---- ICD-10-CM -------------------------------------------------------------------------------
 
-_ICD_CODE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
-_MONTHS = {m: i for i, m in enumerate(
-    ["january", "february", "march", "april", "may", "june", "july", "august",
-     "september", "october", "november", "december"], 1)}
-
-
-class Icd10CodeSet:
-    """Which ICD-10-CM codes exist in the one version at hand, and which are billable."""
-
-    def __init__(self):
-        # importing parses CMS's 10 MB tabular XML (seconds): only packs with ICD-10 codes pay
-        with warnings.catch_warnings():  # its own use of deprecated importlib.resources calls
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import simple_icd_10_cm as icd
-        self._icd = icd
-        self.released, self.label = _edition(icd)
-        fiscal_year = self.released.year + (self.released.month >= 10)
-        self.window: Window = (date(fiscal_year - 1, 10, 1), date(fiscal_year, 9, 30))
-        self.year = f"FY{fiscal_year}"
-        self._leaves = sorted(c for c in icd.get_all_codes(with_dots=False)
-                              if _ICD_CODE.fullmatch(c) and icd.is_leaf(c))
-
-    def exists(self, flat: str) -> bool:
-        return self._icd.is_valid_item(flat)
-
-    def billable(self, flat: str) -> bool:
-        return self.exists(flat) and self._icd.is_leaf(flat)
-
-    def under(self, flat: str) -> list[str]:
-        """The billable codes an entry covers: itself and the codes below it."""
-        at = bisect.bisect_left(self._leaves, flat)
-        end = bisect.bisect_left(self._leaves, flat + "\U0010ffff")
-        return self._leaves[at:end]
-
-    def in_range(self, low: str, high: str) -> list[str]:
-        """The billable codes ``low..high`` covers (as the engine matches a range: by the
-        code's own ancestor of the range's length)."""
-        at = bisect.bisect_left(self._leaves, low)
-        end = bisect.bisect_left(self._leaves, high + "\U0010ffff")
-        return [c for c in self._leaves[at:end] if len(c) >= len(low)]
-
-    def nearest(self, flat: str) -> tuple[str, list[str]] | None:
-        """The closest header above ``flat`` and the billable codes under it (for E55.99:
-        E55, as E55.9 is itself billable and has nothing under it)."""
-        for n in range(len(flat) - 1, 2, -1):
-            if self.exists(flat[:n]) and not self.billable(flat[:n]):
-                return flat[:n], self.under(flat[:n])
-        return None
-
-
-def _edition(icd) -> tuple[date, str]:
-    """When the data the package ships was released, and how to say which version it is."""
-    from importlib import resources
-    from importlib.metadata import version
-    # the name of the tabular file it loads says which release it is (1.5.0: ...April-1-2026.xml)
-    name = getattr(sys.modules.get("simple_icd_10_cm.simple_icd_10_cm"),
-                   "_classification_data_package_file_name", "")
-    if not name:
-        name = " ".join(sorted(p.name for p in resources.files("simple_icd_10_cm.data").iterdir()
-                               if p.name.endswith(".xml")))
-    found = re.search(r"([A-Za-z]+)-(\d{1,2})-(\d{4})", name)
-    if not found or found.group(1).lower() not in _MONTHS:
-        raise RuntimeError(f"cannot tell which ICD-10-CM version simple-icd-10-cm "
-                           f"{version('simple-icd-10-cm')} ships ({name or 'no data file name'})")
-    released = date(int(found.group(3)), _MONTHS[found.group(1).lower()], int(found.group(2)))
-    year = released.year + (released.month >= 10)
-    return released, (f"ICD-10-CM FY{year} (the CMS code set of {released:%B} {released.day}, "
-                      f"{released.year})")
-
-
-@functools.cache
-def icd10_codes() -> Icd10CodeSet:
-    return Icd10CodeSet()
-
-
 def dotted(flat: str) -> str:
     return flat if len(flat) <= 3 else f"{flat[:3]}.{flat[3:]}"
 
@@ -146,7 +66,7 @@ def _some(codes: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(codes) - limit} more" if len(codes) > limit else "")
 
 
-def icd10_item(item, icd: Icd10CodeSet) -> list[tuple[str, Diagnostic]]:
+def icd10_item(item, icd: Edition) -> list[tuple[str, Diagnostic]]:
     """What is wrong with one entry of an ICD-10-CM set (a code, a pattern or a range)."""
     if isinstance(item, ast.Text):
         item = ast.Code(item.value, item.pos)
@@ -173,7 +93,7 @@ def icd10_item(item, icd: Icd10CodeSet) -> list[tuple[str, Diagnostic]]:
         f"write {written}* if you mean all of them, or list the codes you mean"))]
 
 
-def _icd10_range(span: ast.CodeSpan, icd: Icd10CodeSet) -> list[tuple[str, Diagnostic]]:
+def _icd10_range(span: ast.CodeSpan, icd: Edition) -> list[tuple[str, Diagnostic]]:
     problems = []
     low, high = (normalize("icd10", end.text).replace(".", "") for end in (span.low, span.high))
     for end, flat in ((span.low, low), (span.high, high)):
@@ -314,43 +234,103 @@ def table_cells(decl: ast.Table, pack_dir: Path, data, kinds: tuple[str, ...]):
 
 # ---- the pass ----------------------------------------------------------------------------------
 
-def check_codes(rules: list[ast.Rule], valuesets: dict, tables: dict,
-                table_data: dict) -> tuple[list[tuple[str, Diagnostic]], str | None]:
-    """Every code problem of a merged pack, and the ICD-10-CM version used (None: none needed).
+class _Icd10Lint:
+    """ICD-10-CM entries checked against the editions in force where they apply; the dates
+    no edition covers are gathered for one note."""
 
-    ``tables`` maps a name to its declaration and pack folder, ``table_data`` to its rows."""
+    def __init__(self, editions: Editions):
+        self.editions = editions
+        self.used: dict[str, None] = {}  # labels of the editions asked, in order
+        self.uncovered: list[Window] = []
+
+    def editions_for(self, windows: list[Window]) -> list[Edition]:
+        """The editions in force on some day of the windows, newest first."""
+        found: dict[date, Edition] = {}
+        for window in windows:
+            found.update((start, e) for start, _, e in self.editions.covering(*window))
+            self.uncovered += _outside(window, self.editions.spans)
+        chosen = [found[start] for start in sorted(found, reverse=True)]
+        self.used.update((e.label, None) for e in chosen)
+        return chosen
+
+    def problems(self, item, editions: list[Edition]) -> list[tuple[str, Diagnostic]]:
+        """What is wrong with the entry in each edition; a problem of one kind is reported
+        once, for the newest edition that has it."""
+        found, seen = [], set()
+        for edition in editions:
+            for severity, diagnostic in icd10_item(item, edition):
+                if (diagnostic.code, diagnostic.pos) not in seen:
+                    seen.add((diagnostic.code, diagnostic.pos))
+                    found.append((severity, diagnostic))
+        return found
+
+    def gaps(self) -> list[Window]:
+        """The dates of service, joined, on which some ICD-10-CM entry applies but no edition
+        is in force to check it against."""
+        return _union(self.uncovered)
+
+
+def _outside(window: Window, spans) -> list[Window]:
+    """The parts of a window that no span covers (spans sorted, not overlapping)."""
+    start, end = window
+    parts: list[Window] = []
+    for first, last, _ in spans:
+        if start is not None and last < start:
+            continue
+        if end is not None and end < first:
+            break
+        if start is None or start < first:
+            parts.append((start, first - timedelta(days=1)))
+        start = last + timedelta(days=1)
+        if end is not None and end < start:
+            return parts
+    return [*parts, (start, end)]
+
+
+def _union(windows: list[Window]) -> list[Window]:
+    """Overlapping or adjacent windows joined, in order."""
+    low, high = date.min, date.max
+    joined: list[list[date]] = []
+    for start, end in sorted((s or low, e or high) for s, e in windows):
+        if joined and (joined[-1][1] == high or start <= joined[-1][1] + timedelta(days=1)):
+            joined[-1][1] = max(joined[-1][1], end)
+        else:
+            joined.append([start, end])
+    return [(None if s == low else s, None if e == high else e) for s, e in joined]
+
+
+def check_codes(rules: list[ast.Rule], valuesets: dict, tables: dict, table_data: dict,
+                editions: Editions) -> tuple[list[tuple[str, Diagnostic]], str | None, list[Window]]:
+    """Every code problem of a merged pack, the ICD-10-CM editions used (None: none needed),
+    and the dates of service on which ICD-10-CM entries apply but no edition could check them.
+
+    ``tables`` maps a name to its declaration and pack folder, ``table_data`` to its rows;
+    ``editions`` are the pack's ICD-10-CM code sets."""
     problems: list[tuple[str, Diagnostic]] = []
     users: dict[str, list[ast.Rule]] = {}  # value set or table -> the rules reading it
     for rule in rules:
         for name in names_used(rule):
             users.setdefault(name, []).append(rule)
-    needs_icd = (any(vs.kind == "icd10" for vs in valuesets.values())
-                 or any(c.type == "icd10" for decl, _ in tables.values() for c in decl.columns)
-                 or any(kind == "icd10" for rule in rules for kind, _ in rule_code_lists(rule)))
-    icd = icd10_codes() if needs_icd else None
-
-    def checkable(windows: list[Window]) -> list[Window]:
-        """The parts of these windows that fall in the fiscal year of the code set."""
-        return [w for w in (intersect(w, icd.window) for w in windows) if w is not None]
+    icd = _Icd10Lint(editions)
 
     def not_checked(pos, what: str, windows: list[Window]):
         spans = "; ".join(sorted({describe(w) for w in windows}))
         problems.append((INFO, Diagnostic(
             "icd10-not-checked", pos,
-            f"{what} applies only to dates of service outside {icd.year} ({spans}), so its "
-            f"ICD-10-CM codes were not checked: lint knows only {icd.label}",
-            "check them against the CMS ICD-10-CM files of those fiscal years")))
+            f"{what} applies only to dates of service no ICD-10-CM code set of the pack covers "
+            f"({spans}), so its ICD-10-CM codes were not checked",
+            "import the code sets of those fiscal years: rulesengine import icd10cm FILE --pack PACK")))
 
     def check_items(kind, items, windows, pos, what):
         if kind == "hcpcs":
             for item in items:
                 problems.extend(hcpcs_item(item))
         elif kind == "icd10":
-            if checkable(windows):
-                for item in items:
-                    problems.extend(icd10_item(item, icd))
-            else:
+            in_force = icd.editions_for(windows)
+            if not in_force:
                 not_checked(pos, what, windows)
+            for item in items:
+                problems.extend(icd.problems(item, in_force))
 
     for vs in valuesets.values():
         # an unused set is checked as if for any date (lint reports it unused besides)
@@ -366,12 +346,11 @@ def check_codes(rules: list[ast.Rule], valuesets: dict, tables: dict,
     for name, (decl, pack_dir) in tables.items():
         if name in table_data:
             windows = [w for r in users.get(name, []) for w in dates_in_force(r)] or [ALWAYS]
-            problems.extend(_table_codes(decl, pack_dir, table_data[name], windows, icd,
-                                         checkable))
-    return problems, (icd.label if icd else None)
+            problems.extend(_table_codes(decl, pack_dir, table_data[name], windows, icd))
+    return problems, "; ".join(icd.used) or None, icd.gaps()
 
 
-def _table_codes(decl, pack_dir, data, windows, icd, checkable):
+def _table_codes(decl, pack_dir, data, windows, icd: _Icd10Lint):
     problems, skipped, shown = [], 0, {}
     for kind, code, pos, row in table_cells(decl, pack_dir, data, ("icd10", "hcpcs")):
         if code is None or code == "":
@@ -381,10 +360,11 @@ def _table_codes(decl, pack_dir, data, windows, icd, checkable):
         else:
             row_window = (row[data.date_from] if data.date_from is not None else None,
                           row[data.date_through] if data.date_through is not None else None)
-            if not checkable([w for w in (intersect(row_window, w) for w in windows) if w]):
+            in_force = icd.editions_for([w for w in (intersect(row_window, w) for w in windows) if w])
+            if not in_force:
                 skipped += 1
                 continue
-            found = icd10_item(ast.Code(code, pos), icd)
+            found = icd.problems(ast.Code(code, pos), in_force)
         for severity, diagnostic in found:
             count = shown[diagnostic.code] = shown.get(diagnostic.code, 0) + 1
             if count <= TABLE_CAP:
@@ -398,9 +378,9 @@ def _table_codes(decl, pack_dir, data, windows, icd, checkable):
         problems.append((INFO, Diagnostic(
             "icd10-not-checked", decl.pos,
             f"{skipped} row{'s' if skipped != 1 else ''} of table {decl.name} "
-            f"appl{'y' if skipped != 1 else 'ies'} only to dates "
-            f"of service outside {icd.year}, so their ICD-10-CM codes were not checked: lint "
-            f"knows only {icd.label}", "check them against the CMS ICD-10-CM files of those years")))
+            f"appl{'y' if skipped != 1 else 'ies'} only to dates of service no ICD-10-CM code "
+            "set of the pack covers, so their ICD-10-CM codes were not checked",
+            "import the code sets of those fiscal years: rulesengine import icd10cm FILE --pack PACK")))
     return problems
 
 

@@ -5,6 +5,7 @@ A pack is a folder::
     pack.yaml         id, version, payer, description
     *.rules           value sets, tables and rules (any number of files, read in name order)
     tables/*.csv      tables the rules declare
+    codesets/         ICD-10-CM code sets by date of service (icd10cm)
     tests/            the pack's own tests (not read here)
 """
 
@@ -18,6 +19,7 @@ from . import ast, compiler, parameters, reference
 from .checker import check
 from .diagnostics import PackError
 from .history import HistoryRequired
+from .icd10cm import Editions
 from .layers import merge, read_layers
 from .model import Claim
 from .results import PackInfo, Result
@@ -126,7 +128,8 @@ def load_pack(path: str | Path) -> CompiledPack:
         raise PackError(problems, sources)
     merged, merge_problems = merge(layers)
     rules, bind_problems = parameters.bind(merged.rules, merged.parameters)
-    checked, check_problems = check(merged.valuesets, merged.tables, rules)
+    checked, check_problems = check(merged.valuesets, merged.tables, rules,
+                                    Editions(merged.icd10_editions.values()))
     problems += merge_problems + bind_problems + check_problems
     if problems:
         raise PackError(problems, sources)

@@ -241,8 +241,9 @@ def truth(checked, cond, claim, line):
         day = line.service_date if line is not None else claim.first_service_date
         got = value(cond.field, claim, line)
         if cond.quantifier is not None:
-            return combine(cond.quantifier, [_matches(is_valid(kind, v, day), cond.valid) for v in got])
-        return _matches(is_valid(kind, got, day), cond.valid)
+            return combine(cond.quantifier, [_matches(is_valid(kind, v, day, checked.icd10), cond.valid)
+                                             for v in got])
+        return _matches(is_valid(kind, got, day, checked.icd10), cond.valid)
     if isinstance(cond, ast.Quantified):
         kind = FIELDS[cond.field.path].type
         hits = [in_set(checked, cond.set, kind, v) for v in value(cond.field, claim, line)]

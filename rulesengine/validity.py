@@ -2,13 +2,11 @@
 
 Three answers, as for every condition: True, False, or None when it cannot be known.
 
-* ICD-10-CM: the code exists and is billable (a leaf of the tabular list) in the code set
-  that simple-icd-10-cm ships. That package holds one version (1.5.0: CMS FY2026, the
-  April 1, 2026 update), so only dates of service in that fiscal year
-  (2025-10-01 .. 2026-09-30) get an answer; for any other date the answer is None and a
-  rule that needs it does not fire. A code the April update added counts as valid from
-  October 1 (one version per fiscal year is close, not exact). A code not even shaped like
-  ICD-10-CM is invalid on any date.
+* ICD-10-CM: the code exists and is billable (a leaf of the tabular list) in the edition
+  of ICD-10-CM in force on the date of service (``icd10cm``: the one simple-icd-10-cm
+  ships, FY2026, and those a pack imports). A date no edition covers gets no answer
+  (None), so a rule that needs it does not fire. A code not even shaped like ICD-10-CM is
+  invalid on any date.
 * CPT/HCPCS: the shape only (five characters: 99213, 0001U, G0439). No licensed CPT list
   ships with the engine, so a well-shaped code that does not exist passes.
 * Place of service: in the CMS place-of-service code set (validity_data/place_of_service.csv,
@@ -31,26 +29,25 @@ from datetime import date
 from importlib import resources
 
 from .codes import normalize, shape_error
+from .icd10cm import Editions
 
 #: the code kinds ``is valid`` can answer for, and what it checks
-KINDS = {"icd10": "exists and is billable in ICD-10-CM on the date of service",
+KINDS = {"icd10": "exists and is billable in the ICD-10-CM code set of the date of service",
          "hcpcs": "is shaped like a CPT/HCPCS code",
          "pos": "is in the CMS place-of-service code set on the date of service",
          "modifier": "is a CPT or HCPCS Level II modifier in effect on the date of service"}
 
 
-def is_valid(kind: str, code: str | None, day: date) -> bool | None:
+def is_valid(kind: str, code: str | None, day: date, icd10: Editions | None = None) -> bool | None:
     """Whether ``code`` of kind ``kind`` is valid on ``day`` (a modifier is normalized
-    first; codes of the other kinds come in normal form, as the claim readers make them)."""
+    first; codes of the other kinds come in normal form, as the claim readers make them).
+    ``icd10`` is the pack's ICD-10-CM editions; by default the built-in one alone."""
     if code is None or code == "":
         return None
     if kind == "icd10":
         if shape_error("icd10", code):
             return False
-        start, end = icd10_window()
-        if not start <= day <= end:
-            return None
-        return _icd10().billable(code.replace(".", ""))
+        return (icd10 or builtin_editions()).billable(code, day)
     if kind == "hcpcs":
         return shape_error("hcpcs", code) is None
     if kind == "pos":
@@ -71,19 +68,9 @@ def is_valid(kind: str, code: str | None, day: date) -> bool | None:
 
 
 @functools.cache
-def _icd10():
-    # imported late: simple-icd-10-cm parses CMS's tabular XML when imported (seconds)
-    from .lint_codes import icd10_codes
-    return icd10_codes()
-
-
-def icd10_window() -> tuple[date, date]:
-    """The dates of service the shipped ICD-10-CM code set answers for."""
-    return _icd10().window
-
-
-def icd10_label() -> str:
-    return _icd10().label
+def builtin_editions() -> Editions:
+    """The ICD-10-CM editions of a pack that imports none: the built-in one."""
+    return Editions()
 
 
 @functools.cache

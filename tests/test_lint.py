@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -125,8 +126,12 @@ def test_a_rule_only_for_dates_outside_fy2026_is_not_checked_and_says_so(lint):
     report = lint(vitd_rule("E55.99", effective="effective 2015-10-01 through 2016-09-30"))
     assert found(report) == [("info", "icd10-not-checked", 1, 1)]
     problem = only(report, "icd10-not-checked")
-    assert "2015-10-01 through 2016-09-30" in problem.message
-    assert f"lint knows only {CODE_SET}" in problem.message
+    assert problem.message == (
+        "value set vitd applies only to dates of service no ICD-10-CM code set of the pack covers "
+        "(2015-10-01 through 2016-09-30), so its ICD-10-CM codes were not checked")
+    assert problem.hint == ("import the code sets of those fiscal years: "
+                            "rulesengine import icd10cm FILE --pack PACK")
+    assert report.icd10_not_checked == [(date(2015, 10, 1), date(2016, 9, 30))]
     assert report.exit_code() == 0 and report.exit_code(strict=True) == 0
 
 
@@ -427,7 +432,10 @@ def test_text_output_shows_each_problem_with_its_line_caret_hint_and_a_summary(r
         '    3 | rule MN-VITD "Vitamin D testing needs a covered diagnosis"\n'
         "      |      ^\n"
         '  hint: name the policy it encodes, like: citation "LCD L33996, billing and coding article A56798"\n'
-        f"lint lint-problems 2026.1: 1 error, 1 warning; ICD-10-CM codes checked against {CODE_SET}\n")
+        f"lint lint-problems 2026.1: 1 error, 1 warning; ICD-10-CM codes checked against {CODE_SET}\n"
+        "note: ICD-10-CM codes were not checked for dates of service from 2026-10-01: no code set "
+        "of the pack covers them. Import the FY2027 code set from CMS's ICD-10-CM files with "
+        "'rulesengine import icd10cm FILE --pack PACK' (docs/import-cms-files.md).\n")
 
 
 def test_exit_codes_and_strict(run):
