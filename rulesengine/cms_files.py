@@ -1,5 +1,6 @@
 """Reading the files CMS publishes: the NCCI procedure-to-procedure (PTP) edits, the
-medically unlikely edits (MUE) and the Medicare Code Editor (MCE) lists.
+medically unlikely edits (MUE), the Medicare Code Editor (MCE) lists and the ICD-10-CM
+code set (its order file).
 
 The files are read as CMS lays them out, with what real copies do to that layout:
 notices and headers of a few lines (found by what they say, not by counting lines), a
@@ -13,12 +14,15 @@ from __future__ import annotations
 import codecs
 import csv
 import functools
+import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from .codes import normalize, shape_error
+from .icd10cm import CODE as _ICD10_FLAT
 
 #: malformed rows shown one by one; the rest are counted
 MAX_SHOWN = 20
@@ -311,3 +315,59 @@ def mce_lists(path: Path, tally: Tally) -> dict[str, EditList]:
         tally.malformed(path, 1, "no header naming MCE_Edit_Type and ICD_Code: "
                                  "is this the MCE code edit file?")
     return lists
+
+
+# ---- ICD-10-CM code descriptions in tabular order --------------------------------------
+
+#: the order file in a zip of CMS's code descriptions: icd10cm_order_2027.txt,
+#: icd10cm-order-April-2025.txt...
+ORDER_MEMBER = re.compile(r"icd10cm[-_ ]order[-_ ].*\.txt", re.IGNORECASE)
+_CODES_FILE_LINE = re.compile(r"[A-Z][0-9][0-9A-Z]{1,5}\s+\S")
+
+
+def icd10cm_order(path: Path, tally: Tally) -> tuple[dict[str, bool], str]:
+    """The codes of CMS's ICD-10-CM order file, or of the zip of code descriptions that
+    holds it: code (without its dot) -> billable, in tabular order; and the name of the
+    file read, for telling its fiscal year. The order file's columns are fixed: an order
+    number (1-5), the code (7-13), 1 for a code valid on claims or 0 for a header (15),
+    then the short and long descriptions, which are not kept."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.namelist() if ORDER_MEMBER.fullmatch(Path(m).name)]
+            if not members:
+                names = ", ".join(Path(m).name for m in archive.namelist()[:8]) or "nothing"
+                tally.malformed(path, 1, f"no ICD-10-CM order file (icd10cm_order_YYYY.txt) in the "
+                                         f"zip; it holds {names}")
+                return {}, path.name
+            with archive.open(members[0]) as member:
+                # the columns read are ASCII; Latin-1 decodes any byte of the descriptions
+                lines = io.TextIOWrapper(member, encoding="latin-1", newline=None)
+                return _order_codes(lines, Path(f"{path}:{members[0]}"), tally), Path(members[0]).name
+    with path.open(encoding="latin-1", newline=None) as lines:
+        return _order_codes(lines, path, tally), path.name
+
+
+def _order_codes(lines, where: Path, tally: Tally) -> dict[str, bool]:
+    codes: dict[str, bool] = {}
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        tally.read += 1
+        code, flag = line[6:13].rstrip(), line[14:15]
+        if (line[:5].isdigit() and line[5:6] == " " and line[13:14] == " " and flag in ("0", "1")
+                and line[15:16] in (" ", "") and _ICD10_FLAT.fullmatch(code)):
+            tally.duplicate_keys += code in codes
+            codes.setdefault(code, flag == "1")
+            continue
+        if not codes and _CODES_FILE_LINE.match(line):
+            tally.malformed(where, number, "this is the codes file (icd10cm_codes_YYYY.txt), which "
+                                           "lists billable codes only: give the order file "
+                                           "(icd10cm_order_YYYY.txt) of the same zip, which lists the "
+                                           "headers too")
+            return {}
+        tally.malformed(where, number, f"'{line[:40]}' is not a line of the ICD-10-CM order file "
+                                       "(order number, code, 0 or 1, descriptions)")
+    if not codes and not tally.bad_count:
+        tally.malformed(where, 1, "no codes in the file: is this the ICD-10-CM order file?")
+    return codes

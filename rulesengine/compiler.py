@@ -557,23 +557,23 @@ def _validity(cond: ast.Validity, icd10: Editions) -> Test:
     lookup); place-of-service and modifier answers are a dict lookup and date comparisons."""
     spec = FIELDS[cond.field.path]
     kind, get, quantifier, want = spec.type, spec.get, cond.quantifier, cond.valid
-    memo: dict = {}  # code -> None when malformed, else the code as its code set writes it
+    memo: dict = {}  # code -> "" when malformed, else the code as its code set writes it
+    edition_on = icd10.at
 
     def answer(code, day):
         if kind in ("pos", "modifier"):
             return is_valid(kind, code, day)
-        if code in memo:
-            flat = memo[code]
-        else:
-            flat = None if shape_error(kind, code) else code.replace(".", "")
+        flat = memo.get(code)
+        if flat is None:
+            flat = "" if shape_error(kind, code) else code.replace(".", "")
             if len(memo) < _MEMO_LIMIT:
                 memo[code] = flat
-        if flat is None:
+        if not flat:  # malformed
             return False
         if kind == "hcpcs":
             return True
-        edition = icd10.at(day)
-        return None if edition is None else edition.billable(flat)
+        edition = edition_on(day)
+        return None if edition is None else edition.codes.get(flat) is True
 
     def at(c, l):
         return l.service_date if l is not None else c.first_service_date

@@ -230,9 +230,11 @@ def _require(checked, rule, claim, line, e: Explanation):
     seen = join([facts(checked, leaf, claim, line) for leaf in leaves])
     if value is None:
         e.outcome = "unknown"
-        e.reason = (f"cannot tell: {join([m + ' is missing' for m in missing_values(checked, cond, claim, line)])}, "
+        missing = missing_values(checked, cond, claim, line)
+        # unknown without a missing value: a code whose validity no code set can answer
+        e.reason = (f"cannot tell: {join([m + ' is missing' for m in missing]) or seen}, "
                     "so the requirement is unknown and the rule does not fire (a rule never fires on "
-                    "missing data)")
+                    f"{'missing data' if missing else 'what cannot be known'})")
     elif value:
         e.reason = f"requirement met: {seen}"
     else:

@@ -12,7 +12,7 @@ from .fields import FIELDS
 from .runtime import display
 
 WIDTH = 100
-_LABELS = {"fired": "FIRED", "passed": "passed", "unknown": "passed: could not tell (missing data)",
+_LABELS = {"fired": "FIRED", "passed": "passed", "unknown": "passed: could not tell",
            "not-applicable": "does not apply", "disabled": "disabled"}
 
 

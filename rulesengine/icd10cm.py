@@ -42,6 +42,8 @@ CODE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
 FILE_NAME = re.compile(r"icd10cm-(\d{4}-\d{2}-\d{2})\.txt")
 FOLDER = "codesets"
 HEADER = "header"
+#: a line of a code set file: a code (its dot optional), "header" or not; or a comment or nothing
+_LINE = re.compile(r"\s*(?:([A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?)(\s+header)?\s*)?(?:#.*)?")
 _MONTHS = {m: i for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august",
      "september", "october", "november", "december"], 1)}
@@ -133,14 +135,17 @@ class Editions:
                 end = min(end, starts[i + 1] - timedelta(days=1))
             self.spans.append((start, end, by_start[start]))
         self._starts = starts
+        self._last: tuple[date | None, Edition | None] = (None, None)
 
     def at(self, day: date) -> Edition | None:
         """The edition in force on a date of service, or None."""
+        last = self._last  # lines of a batch share a few dates: the last answer, kept whole
+        if last[0] == day:
+            return last[1]
         i = bisect.bisect_right(self._starts, day) - 1
-        if i < 0:
-            return None
-        start, end, edition = self.spans[i]
-        return edition if day <= end else None
+        edition = self.spans[i][2] if i >= 0 and day <= self.spans[i][1] else None
+        self._last = (day, edition)  # one tuple replaced at once: safe between threads
+        return edition
 
     def billable(self, code: str, day: date) -> bool | None:
         """Whether a well-shaped code (dotted or not) is billable on a date of service;
@@ -222,20 +227,17 @@ def read_edition(path: Path, pack_dir: Path) -> tuple[Edition | None, list[Diagn
     codes: dict[str, bool] = {}
     problems: list[Diagnostic] = []
     for number, line in enumerate(text.splitlines(), 1):
-        words = line.split("#", 1)[0].split()
-        if not words:
+        found = _LINE.fullmatch(line)
+        if found:
+            if found.group(1):
+                codes[found.group(1).replace(".", "")] = found.group(2) is None
             continue
-        code, rest = words[0].upper(), words[1:]
-        column = line.index(words[0]) + 1
-        if not CODE.fullmatch(code.replace(".", "")) or rest not in ([], [HEADER]):
-            problems.append(Diagnostic(
-                "bad-codeset", ast.Pos(str(path), number, column),
-                f"'{line.strip()}' is not an ICD-10-CM code, alone or followed by '{HEADER}'",
-                "one code a line, like E559 or E55 header"))
-            if len(problems) >= 20:
-                break
-            continue
-        codes[code.replace(".", "")] = not rest
+        problems.append(Diagnostic(
+            "bad-codeset", ast.Pos(str(path), number, len(line) - len(line.lstrip()) + 1),
+            f"'{line.strip()}' is not an ICD-10-CM code, alone or followed by '{HEADER}'",
+            "one code a line, like E559 or E55 header"))
+        if len(problems) >= 20:
+            break
     if not problems and not any(codes.values()):
         problems.append(Diagnostic("bad-codeset", ast.Pos(str(path), 1, 1),
                                    f"{path.name} holds no billable code"))

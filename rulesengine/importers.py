@@ -1,9 +1,9 @@
-"""Importing CMS's published files into a pack: ``rulesengine import ncci-ptp|mue|mce``.
+"""Importing CMS's published files into a pack: ``rulesengine import ncci-ptp|mue|mce|icd10cm``.
 
-Each quarter CMS publishes the NCCI procedure-to-procedure (PTP) edits, the medically
-unlikely edits (MUE) and, each fiscal year, the Medicare Code Editor (MCE) lists. An
-analyst turns them into a pack's tables and value-set files with these commands, not by
-hand. ``cms_files`` reads and checks the files; here they are written into the pack.
+Each quarter CMS publishes the NCCI procedure-to-procedure (PTP) edits and the medically
+unlikely edits (MUE); each fiscal year, the Medicare Code Editor (MCE) lists and the
+ICD-10-CM code set. An analyst turns them into a pack's tables, value-set files and code
+sets with these commands, not by hand. ``cms_files`` reads and checks the files; here they are written into the pack.
 Every malformed row is reported with its file and line, and nothing is written then
 (unless ``--skip-bad-rows``); what is written appears whole or not at all, and the pack
 is loaded again to show it still loads. An MUE file has no dates of its own: its rows are
@@ -16,8 +16,9 @@ import calendar
 import csv
 import difflib
 import os
+import re
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -31,12 +32,14 @@ from .cms_files import (
     EditList,
     Tally,
     counted,
+    icd10cm_order,
     mce_lists,
     mue_rows,
     ncci_row,
     ncci_rows,
 )
 from .diagnostics import PackError
+from .icd10cm import FOLDER, edition_text, fiscal_year, fiscal_year_start
 from .mue_quarters import QuarterChanges, TableRefused, earlier_rows
 from .pack import load_pack
 
@@ -339,3 +342,74 @@ def _chosen_edits(edits: str | None, lists: dict[str, EditList]) -> list[str]:
         if edit not in chosen:
             chosen.append(edit)
     return chosen
+
+
+@command.command("icd10cm")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_PACK
+@click.option("--effective", callback=_day,
+              help="The first date of service the code set is in force for (YYYY-MM-DD). By "
+                   "default the file's name tells: a fiscal year's file from October 1 (FY2027: "
+                   "2026-10-01), an April update from April 1.")
+@_SKIP
+def icd10cm(file, pack, effective, skip_bad_rows):
+    """Import CMS's ICD-10-CM code set: the order file (icd10cm_order_YYYY.txt) or the zip of
+    code descriptions holding it, as codesets/icd10cm-YYYY-MM-DD.txt, which 'is valid' and
+    lint use for dates of service from that day to the end of its fiscal year."""
+    folder = _pack_folder(pack)
+    source = Path(file)
+    tally = Tally()
+    codes, read_name = icd10cm_order(source, tally)
+    if effective is None:
+        effective = effective_from_name(read_name) or effective_from_name(source.name)
+        if effective is None and codes:
+            raise click.BadParameter(
+                f"the name {read_name} does not say which fiscal year it is: give the first date "
+                "of service it is in force for, like --effective 2026-10-01", param_hint="--effective")
+    target = folder / FOLDER / f"icd10cm-{effective}.txt"
+    kept = any(codes.values()) and (skip_bad_rows or not tally.bad_count)
+    if kept:
+        tally.notes.append(f"in force for dates of service from {effective} through "
+                           f"{date(fiscal_year(effective), 9, 30)} (FY{fiscal_year(effective)}) "
+                           "or until a later code set of the pack starts")
+        tally.notes += _edition_changes(folder, codes, effective)
+        target.parent.mkdir(exist_ok=True)
+        with replacing(target) as handle:
+            handle.write(edition_text(codes, effective, read_name))
+        tally.written = len(codes)
+    _report("icd10cm", tally, kept, str(target))
+    _finish(kept, folder)
+
+
+def effective_from_name(name: str) -> date | None:
+    """The first day a CMS ICD-10-CM file is in force, told by its name: the fiscal year's
+    October 1 (icd10cm_order_2027.txt: 2026-10-01), or April 1 for an April update
+    (april-1-2026-code-descriptions-tabular-order.zip: 2026-04-01)."""
+    year = re.search(r"(?<![0-9])(20[0-9]{2})(?![0-9])", name)
+    if year is None:
+        return None
+    if re.search(r"april", name, re.IGNORECASE):
+        return date(int(year.group(1)), 4, 1)
+    return fiscal_year_start(int(year.group(1)))
+
+
+def _edition_changes(folder: Path, codes: dict[str, bool], effective: date) -> list[str]:
+    """How the imported code set differs from the one in force the day before it (the
+    pack's, or the built-in one), for the analyst to check against CMS's addenda."""
+    try:
+        before = load_pack(folder)._checked.icd10.at(effective - timedelta(days=1))
+    except PackError:
+        return []
+    if before is None:
+        return [f"no code set of the pack is in force on {effective - timedelta(days=1)} to compare with"]
+    was = before.codes
+    added = [c for c, billable in codes.items() if billable and not was.get(c)]
+    gone = [c for c, billable in was.items() if billable and not codes.get(c)]
+
+    def some(found: list[str]) -> str:
+        shown = ", ".join(f"{c[:3]}.{c[3:]}" if len(c) > 3 else c for c in found[:8])
+        return shown + (f" and {len(found) - 8} more" if len(found) > 8 else "")
+    return [f"against {before.label}: {counted(len(added), 'code')} newly billable"
+            + (f" ({some(added)})" if added else "")
+            + f", {counted(len(gone), 'code')} no longer billable (deleted, or now a header)"
+            + (f" ({some(gone)})" if gone else "")]
