@@ -325,3 +325,14 @@ class RuleFile:
     tables: tuple[Table, ...]
     rules: tuple[Rule, ...]
     disables: tuple[Disable, ...] = ()
+
+
+def walk(node):
+    """Every node of a tree, depth first (positions excluded)."""
+    if isinstance(node, tuple):
+        for item in node:
+            yield from walk(item)
+    elif node is not None and hasattr(node, "__dataclass_fields__") and not isinstance(node, Pos):
+        yield node
+        for name in node.__dataclass_fields__:
+            yield from walk(getattr(node, name))

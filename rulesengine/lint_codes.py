@@ -185,7 +185,7 @@ def rule_code_lists(rule: ast.Rule):
     """(kind, item) for every code written inline in a rule's conditions, with its kind."""
     for part in (rule.guard, rule.where,
                  rule.check.condition if isinstance(rule.check, ast.Require) else None):
-        for node in walk(part):
+        for node in ast.walk(part):
             if isinstance(node, (ast.Membership, ast.Quantified)):
                 field = node.expr if isinstance(node, ast.Membership) else node.field
                 spec = FIELDS.get(field.path) if isinstance(field, ast.Field) else None
@@ -197,17 +197,6 @@ def rule_code_lists(rule: ast.Rule):
                 for side, other in ((node.left, node.right), (node.right, node.left)):
                     if isinstance(side, ast.Field) and isinstance(other, ast.Text) and side.path in FIELDS:
                         yield FIELDS[side.path].type, other
-
-
-def walk(node):
-    """Every node of a tree, depth first (positions excluded)."""
-    if isinstance(node, tuple):
-        for item in node:
-            yield from walk(item)
-    elif node is not None and hasattr(node, "__dataclass_fields__") and not isinstance(node, ast.Pos):
-        yield node
-        for name in node.__dataclass_fields__:
-            yield from walk(getattr(node, name))
 
 
 def table_cells(decl: ast.Table, pack_dir: Path, data, kinds: tuple[str, ...]):
@@ -386,7 +375,7 @@ def _table_codes(decl, pack_dir, data, windows, icd: _Icd10Lint):
 
 def names_used(rule: ast.Rule) -> list[str]:
     """The value sets and tables a rule reads."""
-    found = [node.set.name for part in (rule.guard, rule.where, rule.check) for node in walk(part)
+    found = [node.set.name for part in (rule.guard, rule.where, rule.check) for node in ast.walk(part)
              if isinstance(node, (ast.Membership, ast.Quantified)) and isinstance(node.set, ast.SetName)]
     if isinstance(rule.check, (ast.RequireUnbundled, ast.RequireUnits)):
         found.append(rule.check.table)

@@ -24,7 +24,9 @@ import click
 from . import ast
 from .claims_io import ClaimError, iter_claim_files, read_claims
 from .diagnostics import PackError
+from .fields import FIELDS
 from .history import HistoryError, open_history
+from .icd10cm import builtin_edition
 from .pack import CompiledPack, load_pack
 from .results import Finding, Result
 
@@ -76,20 +78,11 @@ def _category(rule: ast.Rule) -> str:
 def _names_read(rule: ast.Rule) -> set[str]:
     """The value sets and tables a rule reads."""
     found: set[str] = set()
-
-    def walk(node):
+    for node in ast.walk(rule):
         if isinstance(node, ast.SetName):
             found.add(node.name)
         elif isinstance(node, (ast.RequireUnbundled, ast.RequireUnits)):
             found.add(node.table)
-        if isinstance(node, tuple):
-            for item in node:
-                walk(item)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, ast.Pos):
-            for f in dataclasses.fields(node):
-                walk(getattr(node, f.name))
-
-    walk(rule)
     return found
 
 
@@ -142,7 +135,16 @@ def _contents(pack: CompiledPack) -> dict[str, tuple]:
              for name, vs in pack._checked.valuesets.items()}
     found.update({name: ("table", (t.columns, t.date_from, t.date_through), t.rows)
                   for name, t in pack._checked.tables.items()})
+    # the pack's own ICD-10-CM code sets (the built-in one is the same on both sides)
+    found.update({f"icd10cm-{start}": ("codeset", "icd10cm", tuple(
+                      code if billable else f"{code} header" for code, billable in e.codes.items()))
+                  for start, _, e in pack._checked.icd10.spans if e is not builtin_edition()})
     return found
+
+
+def _reads_icd10_code_sets(rule: ast.Rule) -> bool:
+    return any(isinstance(node, ast.Validity) and FIELDS[node.field.path].type == "icd10"
+               for node in ast.walk(rule))
 
 
 def compare_data(old: CompiledPack, new: CompiledPack) -> list[dict]:
@@ -154,15 +156,18 @@ def compare_data(old: CompiledPack, new: CompiledPack) -> list[dict]:
         for rule in pack.rules:
             for name in _names_read(rule):
                 readers[name].add(rule.id)
+            if _reads_icd10_code_sets(rule):
+                readers["codeset"].add(rule.id)
     before, after = _contents(old), _contents(new)
     found = []
     for name in sorted(before.keys() | after.keys()):
         was, now = before.get(name), after.get(name)
         if was == now:
             continue
-        read_by = sorted(readers.get(name, ()))
+        kind = (now or was)[0]
+        read_by = sorted(readers.get("codeset" if kind == "codeset" else name, ()))
         if was is not None and now is not None and was[0] == now[0]:
-            unit = "code" if now[0] == "valueset" else "row"
+            unit = "row" if now[0] == "table" else "code"
             was_items, now_items = Counter(was[2]), Counter(now[2])
             added = sum((now_items - was_items).values())
             removed = sum((was_items - now_items).values())
@@ -369,7 +374,7 @@ def render_text(report: dict, line: str) -> str:
                          f"{r['category']:<18} {detail}")
     for d in report["data"]:
         if d["change"] == "changed":
-            unit = "code" if d["kind"] == "valueset" else "row"
+            unit = "row" if d["kind"] == "table" else "code"
             detail = (f"+{_count(d[unit + 's_added'], unit)}, -{_count(d[unit + 's_removed'], unit)}"
                       + ("; columns or row dates changed" if d["shape_changed"] else ""))
         else:

@@ -11,6 +11,7 @@ published layout (tests/fixtures/importers/README.md).
 
 from __future__ import annotations
 
+import json
 import shutil
 import zipfile
 from datetime import date
@@ -292,3 +293,23 @@ rule MN-EXAMPLE "An example rule that uses the value set"
                                             "ICD-10-CM FY2025 from 2024-10-01")
     # DX-VALID applies at every date; MN-MS only in FY2025-FY2026, which are covered
     assert report.icd10_not_checked == []
+
+
+def test_diff_shows_an_imported_code_set_and_the_findings_it_brings(pack, tmp_path):
+    new = tmp_path / "new" / "dx"
+    shutil.copytree(pack, new)
+    assert run("import", "icd10cm", ORDER_2025, "--pack", new).exit_code == 0
+    claims = tmp_path / "claims.jsonl"
+    rows = [{"claim_id": cid, "claim_type": "professional", "payer": {"id": "dx"},
+             "patient": {"birth_date": "1960-01-01", "sex": "F"}, "diagnoses": dx,
+             "lines": [{"line_number": 1, "procedure": "99213", "units": 1, "service_date": day,
+                        "diagnosis_pointers": [1]}]}
+            for cid, dx, day in (("D1", ["E11.A"], "2025-03-03"), ("D2", ["G35"], "2025-03-03"),
+                                 ("D3", ["E11.A"], "2026-03-03"))]
+    claims.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = run("diff", pack, new, claims)
+    assert "  + codeset icd10cm-2024-10-01: added (read by DX-VALID)" in result.output
+    # D1 is denied now that FY2025 answers; D2 (G35, billable in FY2025) stays clean
+    assert "   clean -> denied        1  D1\n" in result.output
+    assert result.output.endswith("3 claims: 1 changed outcome, 1 findings appeared, 0 disappeared, "
+                                  "0 changed\n")
