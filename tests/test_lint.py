@@ -463,6 +463,8 @@ def test_json_output(run):
     data = json.loads(result.output)
     assert data["pack"]["id"] == "lint-problems" and data["pack"]["hash"].startswith("sha256:")
     assert data["icd10_code_set"] == CODE_SET
+    # its rule is in force from 2025-10-01 on: FY2027 dates have no code set
+    assert data["icd10_not_checked"] == [{"from": "2026-10-01", "through": None}]
     assert data["summary"] == {"errors": 1, "warnings": 1, "info": 0}
     first = data["problems"][0]
     assert first == {
