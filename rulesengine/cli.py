@@ -72,22 +72,24 @@ def check(claims, pack_dirs, fmt, output, history_path, record):
     if fmt == "html" and not output and sys.stdout.isatty():
         raise click.UsageError("--format html writes a web page: give --output FILE.html")
     files = [ClaimFile(path) for path in paths]
+    finished, file = 0, None  # bytes of the files read to the end; the file being read
     summary = Summary()
-    progress = Progress(total=None if "-" in paths else sum(f.size for f in files))
+    progress = Progress(total=None if "-" in paths else sum(f.size for f in files),
+                        position=lambda: finished + file.bytes_read)
     # the report is complete before the recording commits: a failed report records nothing
     with (_history(packs, history_path, record) as (history, recording),
           _destination(output) as out):
         writer = WRITERS[fmt](out, [p.info for p in packs.packs])
-        finished = 0  # bytes of the files read to the end
         for file in files:
             path = file.name
             for batch in _batches(file):
                 for item, result in _check_batch(batch, path, packs, history, recording):
-                    progress.step(path, finished + file.bytes_read)
+                    progress.step(path)
                     if result is None:
                         summary.unreadable += 1
                         writer.error(item)
                         if fmt != "text" or output:
+                            progress.clear()
                             click.echo(f"unreadable: {item}", err=True)
                         continue
                     summary.add(result)

@@ -20,7 +20,7 @@ from . import ast
 from .codes import normalize
 from .diagnostics import Diagnostic
 from .fields import FIELDS
-from .icd10cm import Edition, Editions, fiscal_year
+from .icd10cm import Edition, Editions
 from .layers import dates_in_force
 
 ERROR, WARNING, INFO = "error", "warning", "info"

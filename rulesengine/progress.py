@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 #: how often the line is redrawn, in seconds: often enough to look alive, rarely enough to cost nothing
@@ -22,26 +23,28 @@ _BAR = 24  # characters of the bar
 
 
 class Progress:
-    """``step(source, done)`` after each claim, ``done`` being the bytes read of ``total``;
-    ``done()`` at the end clears the line."""
+    """``step(source)`` after each claim; ``done()`` at the end clears the line. With the
+    ``total`` bytes of the files, ``position()`` says how many are read: asked only when
+    the line is drawn."""
 
     def __init__(self, stream: TextIO | None = None, enabled: bool | None = None,
-                 total: int | None = None):
+                 total: int | None = None, position: Callable[[], int] | None = None):
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.total = total or None  # an empty total is as good as none: no bar
+        self.position = position
         self.started = self.shown = time.monotonic()
         self.count = 0
         self.drawn = False
 
-    def step(self, source: str, done: int | None = None) -> None:
+    def step(self, source: str) -> None:
         self.count += 1
         if not self.enabled:
             return
         now = time.monotonic()
         if now - self.shown >= _EVERY:
             self.shown = now
-            self._draw(source, done, now - self.started)
+            self._draw(source, self.position() if self.position else None, now - self.started)
 
     def _draw(self, source: str, done: int | None, elapsed: float) -> None:
         rate = self.count / max(elapsed, 1e-9)
@@ -59,10 +62,15 @@ class Progress:
         self.stream.flush()
         self.drawn = True
 
-    def done(self) -> None:
-        if self.drawn:  # clear the line so the report's summary stands alone
+    def clear(self) -> None:
+        """Clear the line, so that a message (or the report's summary) stands alone on its
+        own line; the next step draws it again."""
+        if self.drawn:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+            self.drawn = False
+
+    done = clear
 
 
 def _clock(seconds: float | None) -> str:

@@ -40,11 +40,12 @@ def test_with_the_size_known_the_bar_is_the_share_of_bytes_read_and_the_time_lef
     stream = _Terminal()
     clock = iter(float(t) for t in range(10_000))
     monkeypatch.setattr("rulesengine.progress.time.monotonic", lambda: next(clock))
-    progress = Progress(stream, total=4000)
-    progress.step("monday.837", 1000)  # one second in, a quarter of the bytes read
+    read = iter([1000, 4000])
+    progress = Progress(stream, total=4000, position=lambda: next(read))
+    progress.step("monday.837")  # one second in, a quarter of the bytes read
     drawn = stream.getvalue().split("\r")[-1]
     assert drawn.startswith("██████░░░░░░░░░░░░░░░░░░  25%  1 claim (1/s)  0:03 left  · monday.837")
-    progress.step("monday.837", 4000)
+    progress.step("monday.837")
     drawn = stream.getvalue().split("\r")[-1]
     assert drawn.startswith("█" * 24 + " 100%  2 claims (1/s)  0:00 left")
 
@@ -65,3 +66,19 @@ def test_a_claim_file_says_how_far_its_reading_has_got(tmp_path):
     assert len(seen) == 3000 and seen == sorted(seen)
     assert 0 < seen[0] < seen[-1] <= file.size
     assert file.bytes_read == file.size  # read to the end
+
+
+def test_a_message_in_the_middle_of_a_run_gets_a_line_of_its_own(monkeypatch):
+    stream = _Terminal()
+    clock = iter(float(t) for t in range(10_000))
+    monkeypatch.setattr("rulesengine.progress.time.monotonic", lambda: next(clock))
+    progress = Progress(stream)
+    progress.step("day.jsonl")
+    progress.clear()
+    stream.write("unreadable: day.jsonl: line 2: ...\n")
+    progress.step("day.jsonl")
+    progress.done()
+    shown = stream.getvalue()
+    assert "/s) checked · day.jsonl\x1b[K\r\x1b[Kunreadable: day.jsonl" in shown
+    assert shown.endswith("unreadable: day.jsonl: line 2: ...\n\r2 claims (1/s) checked · day.jsonl"
+                          "\x1b[K\r\x1b[K")
