@@ -25,6 +25,7 @@ comment. It carries codes only: the descriptions stay in CMS's files.
 from __future__ import annotations
 
 import bisect
+import functools
 import importlib.util
 import re
 import threading
@@ -135,17 +136,11 @@ class Editions:
                 end = min(end, starts[i + 1] - timedelta(days=1))
             self.spans.append((start, end, by_start[start]))
         self._starts = starts
-        self._last: tuple[date | None, Edition | None] = (None, None)
 
     def at(self, day: date) -> Edition | None:
         """The edition in force on a date of service, or None."""
-        last = self._last  # lines of a batch share a few dates: the last answer, kept whole
-        if last[0] == day:
-            return last[1]
         i = bisect.bisect_right(self._starts, day) - 1
-        edition = self.spans[i][2] if i >= 0 and day <= self.spans[i][1] else None
-        self._last = (day, edition)  # one tuple replaced at once: safe between threads
-        return edition
+        return self.spans[i][2] if i >= 0 and day <= self.spans[i][1] else None
 
     def billable(self, code: str, day: date) -> bool | None:
         """Whether a well-shaped code (dotted or not) is billable on a date of service;
@@ -157,24 +152,13 @@ class Editions:
         """The spans that meet the dates from ``start`` to ``end`` (None: open)."""
         return [s for s in self.spans if (end is None or s[0] <= end) and (start is None or start <= s[1])]
 
-    def describe(self) -> str:
-        return "; ".join(f"{e.label}, {start} through {end}" for start, end, e in self.spans)
-
 
 # ---- the built-in edition --------------------------------------------------------------------
 
-_builtin: list[Edition | None] = []
-
-
+@functools.cache
 def builtin_edition() -> Edition | None:
     """The edition simple-icd-10-cm ships, or None without it. Its date is read from the
     name of its data file, so nothing is imported until a code is asked for."""
-    if not _builtin:
-        _builtin.append(_find_builtin())
-    return _builtin[0]
-
-
-def _find_builtin() -> Edition | None:
     spec = importlib.util.find_spec("simple_icd_10_cm")
     if spec is None or not spec.submodule_search_locations:
         return None

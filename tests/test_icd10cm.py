@@ -313,3 +313,27 @@ def test_diff_shows_an_imported_code_set_and_the_findings_it_brings(pack, tmp_pa
     assert "   clean -> denied        1  D1\n" in result.output
     assert result.output.endswith("3 claims: 1 changed outcome, 1 findings appeared, 0 disappeared, "
                                   "0 changed\n")
+
+
+def test_lint_names_the_dates_between_and_around_the_code_sets(pack):
+    # constructed: the FY2025 excerpt given as FY2024's (from 2023-10-01), so FY2025 has none
+    assert run("import", "icd10cm", ORDER_2025, "--pack", pack, "--effective", "2023-10-01").exit_code == 0
+    (pack / "dx.rules").write_text(RULES + """
+valueset vitd = icd10 {E55.9}
+
+rule MN-VITD "Vitamin D testing needs a covered diagnosis"
+  category medical_necessity
+  citation "LCD L33996"
+  effective 2023-01-01
+  for each line where line.procedure in {82306}
+  require any line.diagnosis in vitd
+  else deny line CO-50 N115
+""", encoding="utf-8")
+    report = lint_pack(pack)
+    assert report.icd10_not_checked == [(date(2023, 1, 1), date(2023, 9, 30)),
+                                        (date(2024, 10, 1), date(2025, 9, 30)),
+                                        (date(2026, 10, 1), None)]
+    assert report.coverage_note().startswith(
+        "note: ICD-10-CM codes were not checked for dates of service 2023-01-01 through "
+        "2023-09-30 and 2024-10-01 through 2025-09-30 and from 2026-10-01: no code set of the "
+        "pack covers them. Import the FY2027 code set")
