@@ -336,3 +336,14 @@ def walk(node):
         yield node
         for name in node.__dataclass_fields__:
             yield from walk(getattr(node, name))
+
+
+def names_read(rule: Rule) -> set[str]:
+    """The value sets and tables a rule reads: after ``in``, ``counting``, ``per`` and ``within``."""
+    found: set[str] = set()
+    for node in walk(rule):
+        if isinstance(node, SetName):
+            found.add(node.name)
+        elif isinstance(node, (RequireUnbundled, RequireUnits)):
+            found.add(node.table)
+    return found

@@ -30,7 +30,7 @@ from . import ast
 from .diagnostics import Diagnostic, PackError, source_line
 from .layers import merge, read_layers
 from .icd10cm import fiscal_year
-from .lint_codes import ERROR, INFO, WARNING, Window, check_codes, describe, names_used
+from .lint_codes import ERROR, INFO, WARNING, Window, check_codes, describe
 from .lint_rules import compare_rules
 from .pack import CompiledPack, load_pack
 
@@ -140,7 +140,7 @@ def _missing_citations(rules: list[ast.Rule]) -> list[tuple[str, Diagnostic]]:
 def _unused(pack: CompiledPack, merged, layers) -> list[tuple[str, Diagnostic]]:
     """Value sets and tables no rule in force reads; a rule disabled or overridden by a pack
     above does not count, and the message says so."""
-    used = {name for rule in pack.rules for name in names_used(rule)}
+    used = {name for rule in pack.rules for name in ast.names_read(rule)}
     in_force = {rule.id: pack.facts(rule).pack for rule in pack.rules}  # the most-derived layer
     disabled_by = {off.rule_id: layer.id for layer in layers for f in layer.files
                    for off in f.disables}
@@ -148,7 +148,7 @@ def _unused(pack: CompiledPack, merged, layers) -> list[tuple[str, Diagnostic]]:
     for layer in layers:
         for f in layer.files:
             for rule in f.rules:
-                for name in names_used(rule):
+                for name in ast.names_read(rule):
                     if rule.id in in_force:
                         why = (f"rule {rule.id} as pack {layer.id} wrote it, which pack "
                                f"{in_force[rule.id]} overrides")

@@ -298,7 +298,7 @@ def check_codes(rules: list[ast.Rule], valuesets: dict, tables: dict, table_data
     problems: list[tuple[str, Diagnostic]] = []
     users: dict[str, list[ast.Rule]] = {}  # value set or table -> the rules reading it
     for rule in rules:
-        for name in names_used(rule):
+        for name in ast.names_read(rule):
             users.setdefault(name, []).append(rule)
     icd = _Icd10Lint(editions)
 
@@ -371,12 +371,3 @@ def _table_codes(decl, pack_dir, data, windows, icd: _Icd10Lint):
             "set of the pack covers, so their ICD-10-CM codes were not checked",
             "import the code sets of those fiscal years: rulesengine import icd10cm FILE --pack PACK")))
     return problems
-
-
-def names_used(rule: ast.Rule) -> list[str]:
-    """The value sets and tables a rule reads."""
-    found = [node.set.name for part in (rule.guard, rule.where, rule.check) for node in ast.walk(part)
-             if isinstance(node, (ast.Membership, ast.Quantified)) and isinstance(node.set, ast.SetName)]
-    if isinstance(rule.check, (ast.RequireUnbundled, ast.RequireUnits)):
-        found.append(rule.check.table)
-    return found

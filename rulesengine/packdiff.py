@@ -75,17 +75,6 @@ def _category(rule: ast.Rule) -> str:
     return rule.category.name if rule.category else ""
 
 
-def _names_read(rule: ast.Rule) -> set[str]:
-    """The value sets and tables a rule reads."""
-    found: set[str] = set()
-    for node in ast.walk(rule):
-        if isinstance(node, ast.SetName):
-            found.add(node.name)
-        elif isinstance(node, (ast.RequireUnbundled, ast.RequireUnits)):
-            found.add(node.table)
-    return found
-
-
 def compare_rules(old: CompiledPack, new: CompiledPack) -> dict:
     """Rules added, removed (deleted, or disabled in a layer) and changed, between the merged
     rule lists of two packs. A rule is compared by id, whatever the layers (see _changes)."""
@@ -154,7 +143,7 @@ def compare_data(old: CompiledPack, new: CompiledPack) -> list[dict]:
     readers: dict[str, set[str]] = defaultdict(set)
     for pack in (old, new):
         for rule in pack.rules:
-            for name in _names_read(rule):
+            for name in ast.names_read(rule):
                 readers[name].add(rule.id)
             if _reads_icd10_code_sets(rule):
                 readers["codeset"].add(rule.id)

@@ -270,6 +270,21 @@ def test_unused_value_sets_and_tables_warn_and_used_ones_do_not(lint):
     assert only(report, "unused-valueset").message == "value set spare is not used by any rule"
 
 
+def test_a_set_a_frequency_rule_counts_is_used(lint):
+    # 42 CFR 410.15: an AWV (G0439) not within 12 months of an IPPE or AWV
+    report = lint("""
+        valueset awv_and_ippe = hcpcs {G0402, G0438, G0439}
+
+        rule FREQ-AWV "Subsequent annual wellness visit once per 12 months"
+          category frequency
+          citation "42 CFR 410.15"
+          for each line where line.procedure in {G0439}
+          require at most 1 per 12 months counting awv_and_ippe
+          else deny line CO-119
+        """)
+    assert found(report, "unused-valueset") == []
+
+
 def test_a_set_used_only_by_a_disabled_rule_is_unused_in_the_pack_that_disables_it():
     report = lint_pack(FIXTURES / "layered-child")
     assert found(report) == [("warning", "unused-valueset", 1, 1)]
