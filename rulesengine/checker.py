@@ -21,7 +21,7 @@ from .icd10cm import Editions
 from .runtime import PLACEHOLDER
 from .syntax import parse_date
 from .tables import TableData, load_table
-from .validity import KINDS as VALIDITY_KINDS
+from .validity import KINDS as VALIDITY_KINDS, builtin_editions
 
 CATEGORIES = {
     "medical_necessity": "diagnosis does not support the procedure",
@@ -76,7 +76,7 @@ class CheckedPack:
     rules: list[ast.Rule]
     valuesets: dict[str, ast.ValueSet]
     tables: dict[str, TableData]
-    icd10: Editions = field(default_factory=Editions)  # what ``is valid`` asks of ICD-10-CM
+    icd10: Editions = field(default_factory=builtin_editions)  # what ``is valid`` asks of ICD-10-CM
 
 
 def check(valuesets: dict[str, ast.ValueSet], tables: dict[str, tuple[ast.Table, Path]],
@@ -91,7 +91,7 @@ def check(valuesets: dict[str, ast.ValueSet], tables: dict[str, tuple[ast.Table,
         checker.load(decl, pack_dir)
     for rule in rules:
         checker.check_rule(rule)
-    return CheckedPack(rules, valuesets, checker.tables, icd10 or Editions()), checker.problems
+    return CheckedPack(rules, valuesets, checker.tables, icd10 or builtin_editions()), checker.problems
 
 
 class _Checker:

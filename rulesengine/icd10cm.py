@@ -59,6 +59,21 @@ def fiscal_year_start(year: int) -> date:
     return date(year - 1, 10, 1)
 
 
+def fiscal_year_end(year: int) -> date:
+    return date(year, 9, 30)
+
+
+def dotted(flat: str) -> str:
+    """A code as claims and rules write it: E559 -> E55.9."""
+    return flat if len(flat) <= 3 else f"{flat[:3]}.{flat[3:]}"
+
+
+def some_codes(codes: list[str], limit: int = 5) -> str:
+    """The first codes, dotted, and how many more: 'E55.0, E55.9 and 3 more'."""
+    shown = ", ".join(dotted(c) for c in codes[:limit])
+    return shown + (f" and {len(codes) - limit} more" if len(codes) > limit else "")
+
+
 class Edition:
     """One version of ICD-10-CM: every code in it, and whether each is billable (a leaf).
     Its codes are read the first time they are asked for (the built-in edition costs
@@ -131,7 +146,7 @@ class Editions:
         starts = sorted(by_start)
         self.spans: list[Span] = []
         for i, start in enumerate(starts):
-            end = date(fiscal_year(start), 9, 30)
+            end = fiscal_year_end(fiscal_year(start))
             if i + 1 < len(starts):
                 end = min(end, starts[i + 1] - timedelta(days=1))
             self.spans.append((start, end, by_start[start]))

@@ -39,7 +39,7 @@ from .cms_files import (
     ncci_rows,
 )
 from .diagnostics import PackError
-from .icd10cm import FOLDER, edition_text, fiscal_year, fiscal_year_start
+from .icd10cm import FOLDER, edition_text, fiscal_year, fiscal_year_end, fiscal_year_start, some_codes
 from .mue_quarters import QuarterChanges, TableRefused, earlier_rows
 from .pack import load_pack
 
@@ -370,7 +370,7 @@ def icd10cm(file, pack, effective, skip_bad_rows):
     kept = any(codes.values()) and (skip_bad_rows or not tally.bad_count)
     if kept:
         tally.notes.append(f"in force for dates of service from {effective} through "
-                           f"{date(fiscal_year(effective), 9, 30)} (FY{fiscal_year(effective)}) "
+                           f"{fiscal_year_end(fiscal_year(effective))} (FY{fiscal_year(effective)}) "
                            "or until a later code set of the pack starts")
         tally.notes += _edition_changes(folder, codes, effective)
         target.parent.mkdir(exist_ok=True)
@@ -405,11 +405,7 @@ def _edition_changes(folder: Path, codes: dict[str, bool], effective: date) -> l
     was = before.codes
     added = [c for c, billable in codes.items() if billable and not was.get(c)]
     gone = [c for c, billable in was.items() if billable and not codes.get(c)]
-
-    def some(found: list[str]) -> str:
-        shown = ", ".join(f"{c[:3]}.{c[3:]}" if len(c) > 3 else c for c in found[:8])
-        return shown + (f" and {len(found) - 8} more" if len(found) > 8 else "")
     return [f"against {before.label}: {counted(len(added), 'code')} newly billable"
-            + (f" ({some(added)})" if added else "")
+            + (f" ({some_codes(added, 8)})" if added else "")
             + f", {counted(len(gone), 'code')} no longer billable (deleted, or now a header)"
-            + (f" ({some(gone)})" if gone else "")]
+            + (f" ({some_codes(gone, 8)})" if gone else "")]

@@ -20,7 +20,7 @@ from . import ast
 from .codes import normalize
 from .diagnostics import Diagnostic
 from .fields import FIELDS
-from .icd10cm import Edition, Editions
+from .icd10cm import Edition, Editions, dotted, some_codes
 from .layers import dates_in_force
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -57,15 +57,6 @@ def describe(window: Window) -> str:
 
 # ---- ICD-10-CM -------------------------------------------------------------------------------
 
-def dotted(flat: str) -> str:
-    return flat if len(flat) <= 3 else f"{flat[:3]}.{flat[3:]}"
-
-
-def _some(codes: list[str], limit: int = 5) -> str:
-    shown = ", ".join(dotted(c) for c in codes[:limit])
-    return shown + (f" and {len(codes) - limit} more" if len(codes) > limit else "")
-
-
 def icd10_item(item, icd: Edition) -> list[tuple[str, Diagnostic]]:
     """What is wrong with one entry of an ICD-10-CM set (a code, a pattern or a range)."""
     if isinstance(item, ast.Text):
@@ -79,7 +70,7 @@ def icd10_item(item, icd: Edition) -> list[tuple[str, Diagnostic]]:
         near = icd.nearest(flat)
         what = (f"{written} matches no billable code in {icd.label}" if written.endswith("*") else
                 f"{written} is not a code in {icd.label}, and no billable code falls under it")
-        hint = (f"the billable codes under {dotted(near[0])} are {_some(near[1], 8)}" if near else
+        hint = (f"the billable codes under {dotted(near[0])} are {some_codes(near[1], 8)}" if near else
                 f"no category {flat[:3]} in {icd.year}; check the code against the CMS code files")
         return [(ERROR, Diagnostic("unknown-icd10", item.pos, what, hint))]
     if written.endswith("*") or icd.billable(flat) or len(flat) == 3:
@@ -89,7 +80,7 @@ def icd10_item(item, icd: Edition) -> list[tuple[str, Diagnostic]]:
     return [(WARNING, Diagnostic(
         "icd10-not-billable", item.pos,
         f"{what}: as an entry it covers {len(covered)} billable "
-        f"code{'s' if len(covered) != 1 else ''} ({_some(covered)})",
+        f"code{'s' if len(covered) != 1 else ''} ({some_codes(covered)})",
         f"write {written}* if you mean all of them, or list the codes you mean"))]
 
 
@@ -102,7 +93,7 @@ def _icd10_range(span: ast.CodeSpan, icd: Edition) -> list[tuple[str, Diagnostic
             problems.append((WARNING, Diagnostic(
                 "icd10-range-end", end.pos,
                 f"range end {dotted(flat)} is not a code in {icd.label}",
-                f"the billable codes under {dotted(near[0])} are {_some(near[1], 8)}" if near else None)))
+                f"the billable codes under {dotted(near[0])} are {some_codes(near[1], 8)}" if near else None)))
     if not icd.in_range(low, high):
         problems.append((ERROR, Diagnostic(
             "unknown-icd10", span.pos,
