@@ -50,12 +50,12 @@ if importlib.util.find_spec("rulesengine") is None:  # a source checkout, not in
     sys.path.insert(1, str(HERE.parent))
 
 import rulesengine
-from rulesengine import ast
+from rulesengine.language import ast
 # claims per history snapshot in rulesengine check
-from rulesengine.cli import _BATCH as BATCH
-from rulesengine.history import HistoryLine, MemoryHistory, SQLiteHistory, snapshot
-from rulesengine.model import Claim
-from rulesengine.reference import counted_codes
+from rulesengine.cli.main import _BATCH as BATCH
+from rulesengine.engine.history import HistoryLine, MemoryHistory, SQLiteHistory, snapshot
+from rulesengine.claims.model import Claim
+from rulesengine.engine.reference import counted_codes
 
 import workload
 

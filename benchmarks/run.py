@@ -40,8 +40,8 @@ if importlib.util.find_spec("rulesengine") is None:  # a source checkout, not in
     sys.path.insert(1, str(HERE.parent))
 
 import rulesengine
-from rulesengine.claims_io import claim_from_data, read_claims
-from rulesengine.model import Claim
+from rulesengine.claims import claim_from_data, read_claims
+from rulesengine.claims.model import Claim
 
 import handwritten
 import workload

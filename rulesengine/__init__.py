@@ -4,20 +4,20 @@
     pack = rulesengine.load_pack("payer_rules/medicare")
     for item in rulesengine.read_claims("examples/claims/clean.json"):
         print(pack.check(item).to_dict())
+
+The package is a house of rooms, one a stage, each importing only the rooms below it
+(docs/architecture.md): cli -> authoring, cms -> reports -> packs -> engine -> language
+-> claims -> codes. This page is the public API.
 """
 
-from .claims_io import ClaimError, read_claims
-from .diagnostics import Diagnostic, PackError
-from .history import HistoryRequired, MemoryHistory, SQLiteHistory
-from .model import Claim, Line
-from .pack import CompiledPack, load_pack
-from .results import Finding, Result
-from .x12_837 import read_837
-
-__version__ = "0.1.0"
+from .claims import Claim, ClaimError, Line, read_837, read_claims
+from .engine import Finding, HistoryRequired, MemoryHistory, Result, SQLiteHistory
+from .language import Diagnostic, PackError
+from .packs import CompiledPack, PackSet, load_pack
+from .version import __version__
 
 __all__ = [
     "Claim", "ClaimError", "CompiledPack", "Diagnostic", "Finding", "HistoryRequired", "Line",
-    "MemoryHistory", "PackError", "SQLiteHistory",
+    "MemoryHistory", "PackError", "PackSet", "SQLiteHistory",
     "Result", "load_pack", "read_837", "read_claims", "__version__",
 ]

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import rulesengine
-from rulesengine.claims_io import ClaimError, claim_from_data
+from rulesengine.claims import ClaimError, claim_from_data
 
 #: the two evaluators every behaviour test runs against
 EVALUATORS = ("check", "check_reference")

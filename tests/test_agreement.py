@@ -16,7 +16,7 @@ import pytest
 
 import rulesengine
 from corpus import FIXTURES, random_claims
-from rulesengine.claims_io import ClaimError, claim_from_data
+from rulesengine.claims import ClaimError, claim_from_data
 
 SEED = 20260115
 COUNT = 3200

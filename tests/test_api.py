@@ -57,7 +57,7 @@ def test_a_compiled_pack_is_safe_to_share_between_threads():
 
 
 def test_every_result_follows_the_published_schema():
-    schema = json.loads((ROOT / "rulesengine" / "result.schema.json").read_text())
+    schema = json.loads((ROOT / "rulesengine" / "engine" / "result.schema.json").read_text())
     pack = rulesengine.load_pack(ROOT / "payer_rules" / "medicare")
     statuses = set()
     for claim in _claims():

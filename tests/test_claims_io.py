@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from jsonschema import Draft202012Validator
 
-from rulesengine.claims_io import (
+from rulesengine.claims import (
     CLAIM_SCHEMA,
     ClaimError,
     iter_claim_files,
@@ -17,7 +17,7 @@ from rulesengine.claims_io import (
     read_claims_from_text,
     validate_claim,
 )
-from rulesengine.model import Claim
+from rulesengine.claims.model import Claim
 
 # Vitamin D screening and a chest X-ray, as DESIGN.md's example claim.
 GOOD = {
@@ -236,7 +236,7 @@ def test_folders_expand_to_their_claim_files(tmp_path):
 def test_the_fast_validator_agrees_with_the_python_one():
     """jsonschema-rs decides validity on the fast path; the Python validator words errors.
     They must agree on every claim, valid or not, or a claim could slip through unchecked."""
-    from rulesengine.claims_io import _VALIDATOR, _is_valid
+    from rulesengine.claims.build import _VALIDATOR, _is_valid
 
     variants = [
         claim(),
@@ -263,7 +263,7 @@ def _day(count: int) -> list[dict]:
 
 
 def test_a_json_list_is_read_one_claim_at_a_time_across_chunk_boundaries(tmp_path, monkeypatch):
-    import rulesengine.claims_io as claims_io
+    import rulesengine.claims.json as claims_io
     monkeypatch.setattr(claims_io, "_CHUNK", 97)  # claims straddle many chunk boundaries
     path = tmp_path / "day.json"
     path.write_text(json.dumps(_day(40), indent=2))
@@ -272,7 +272,7 @@ def test_a_json_list_is_read_one_claim_at_a_time_across_chunk_boundaries(tmp_pat
 
 
 def test_a_syntax_error_inside_a_long_list_keeps_the_claims_before_it(tmp_path, monkeypatch):
-    import rulesengine.claims_io as claims_io
+    import rulesengine.claims.json as claims_io
     monkeypatch.setattr(claims_io, "_CHUNK", 128)
     text = json.dumps(_day(3), indent=1)
     text = text[:-2] + ',\n {"claim_id": "C9" "claim_type": "professional"}\n]'

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MEDICARE = str(ROOT / "payer_rules" / "medicare")
 ACME = str(ROOT / "payer_rules" / "acme-commercial")
 CLAIMS = ROOT / "examples" / "claims"
-RESULT_SCHEMA = json.loads((ROOT / "rulesengine" / "result.schema.json").read_text())
+RESULT_SCHEMA = json.loads((ROOT / "rulesengine" / "engine" / "result.schema.json").read_text())
 
 
 @pytest.fixture

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from rulesengine import load_pack, read_claims
-from rulesengine.claims_io import ClaimError, claim_from_data
-from rulesengine.csv_claims import read_csv_claims
-from rulesengine.model import Claim
+from rulesengine import load_pack
+
+from rulesengine import read_claims
+from rulesengine.claims import ClaimError, claim_from_data
+from rulesengine.claims.csv import read_csv_claims
+from rulesengine.claims.model import Claim
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 
 import rulesengine
 from corpus import FIXTURES, build_claim, random_claims
-from rulesengine.claims_io import claim_from_data
+from rulesengine.claims import claim_from_data
 from rulesengine.cli import main
-from rulesengine.explain import explain_claim
+from rulesengine.authoring.explain.claim import explain_claim
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "explain"

@@ -20,10 +20,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rulesengine import ast, formatter
+from rulesengine.language import ast
+
+from rulesengine.authoring.fmt import format as formatter
 from rulesengine.cli import main
-from rulesengine.formatter import InternalError, SyntaxProblem, format_text
-from rulesengine.syntax import parse
+from rulesengine.authoring.fmt.format import InternalError, SyntaxProblem, format_text
+from rulesengine.language.syntax import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "fmt"

@@ -14,10 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 import rulesengine
-from rulesengine import history as hist
-from rulesengine.claims_io import claim_from_data
-from rulesengine.diagnostics import PackError
-from rulesengine.history import (
+from rulesengine.engine import history as hist
+from rulesengine.cli import history as history_cli
+from rulesengine.claims import claim_from_data
+from rulesengine.language.diagnostics import PackError
+from rulesengine.engine.history import (
     HistoryError,
     HistoryRequired,
     MemoryHistory,
@@ -33,7 +34,7 @@ NPI, OTHER_NPI = "1234567893", "1245319599"
 def claim(claim_id, *lines, member="1EG4TE5MK73", npi=NPI, frequency="1"):
     """A Medicare Part B claim; each line is (procedure, date of service[, modifiers])."""
     made = claim_from_data(claim_data(claim_id, *lines, member=member, npi=npi, frequency=frequency))
-    assert not isinstance(made, rulesengine.claims_io.ClaimError), made
+    assert not isinstance(made, rulesengine.ClaimError), made
     return made
 
 
@@ -344,11 +345,11 @@ def test_history_add_records_a_folder_reports_bad_claims_and_show_lists(tmp_path
     _claims_file(folder / "b.json", [_data("C2", "G0439", "2025-05-09", "7")])
     store = tmp_path / "h.sqlite"
     runner = CliRunner()
-    result = runner.invoke(hist.command, ["add", str(folder), "--history", str(store)])
+    result = runner.invoke(history_cli.command, ["add", str(folder), "--history", str(store)])
     assert result.exit_code == 2, result.output
     assert "a.json: claim 3 (BROKEN)" in result.output
     assert "recorded 3 claims (3 lines), 1 replacing earlier copies, 0 voids applied, 1 unreadable" in result.output
-    shown = runner.invoke(hist.command, ["show", "--member", "1EG4TE5MK73", "--history", str(store)])
+    shown = runner.invoke(history_cli.command, ["show", "--member", "1EG4TE5MK73", "--history", str(store)])
     assert shown.exit_code == 0
     assert [ln.split()[:2] for ln in shown.output.splitlines()] == [["2024-05-02", "G0438"],
                                                                   ["2025-05-09", "G0439"]]
@@ -357,13 +358,13 @@ def test_history_add_records_a_folder_reports_bad_claims_and_show_lists(tmp_path
 def test_history_add_uses_the_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv(hist.ENV_VAR, str(tmp_path / "env.sqlite"))
     f = _claims_file(tmp_path / "c.json", [_data("C1", "G0438", "2024-05-02")])
-    result = CliRunner().invoke(hist.command, ["add", str(f)])
+    result = CliRunner().invoke(history_cli.command, ["add", str(f)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "env.sqlite").exists()
 
 
 def test_history_show_of_a_missing_file_is_an_error(tmp_path):
-    result = CliRunner().invoke(hist.command, ["show", "--member", "X", "--history", str(tmp_path / "no.sqlite")])
+    result = CliRunner().invoke(history_cli.command, ["show", "--member", "X", "--history", str(tmp_path / "no.sqlite")])
     assert result.exit_code == 1 and "no claim history here" in result.output
 
 
@@ -574,8 +575,8 @@ def test_rerunning_a_recorded_batch_does_not_count_its_own_copies(two_initial_vi
 
 
 def test_a_crash_during_check_record_records_nothing(two_initial_visits, monkeypatch):
-    from rulesengine import cli
-    from rulesengine.pack import CompiledPack
+    from rulesengine.cli import check as cli
+    from rulesengine.packs.load import CompiledPack
     monkeypatch.setattr(cli, "_BATCH", 1)  # results of the first claims are already written
     real = CompiledPack.check
 

@@ -22,10 +22,10 @@ from click.testing import CliRunner
 
 import rulesengine
 from rulesengine.cli import main
-from rulesengine.diagnostics import PackError
-from rulesengine.icd10cm import Editions, Edition, fiscal_year
-from rulesengine.importers import effective_from_name
-from rulesengine.lint import lint_pack
+from rulesengine.language.diagnostics import PackError
+from rulesengine.codes.icd10cm import Editions, Edition, fiscal_year
+from rulesengine.cms.writing import effective_from_name
+from rulesengine.authoring.lint.pack import lint_pack
 
 from corpus import build_claim
 

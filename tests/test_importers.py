@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 import rulesengine
-from rulesengine import importers
+from rulesengine.cli import imports as importers
+from rulesengine.cms import files as cms_files, writing
 from rulesengine.cli import main
 from corpus import build_claim, fired, write_pack
 
@@ -164,7 +165,7 @@ def test_many_malformed_rows_are_shown_up_to_a_cap_then_counted(tmp_path, pack):
     bad.write_text("\n".join(lines) + "\n")
     result = run("ncci-ptp", bad, "--pack", pack, "--output", tmp_path / "out.csv")
     assert result.exit_code == 2
-    assert result.stderr.count("modifier indicator '7'") == importers.MAX_SHOWN == 20
+    assert result.stderr.count("modifier indicator '7'") == cms_files.MAX_SHOWN == 20
     assert f"{bad}:26:" in result.stderr and f"{bad}:27:" not in result.stderr
     assert "... and 5 more malformed rows" in result.stderr
     assert not (tmp_path / "out.csv").exists()
@@ -278,7 +279,7 @@ def test_mue_window_options_are_checked(pack, args, message):
 @pytest.mark.parametrize("day, end", [("2026-07-01", "2026-09-30"), ("2026-10-01", "2026-12-31"),
                                       ("2024-02-29", "2024-03-31"), ("2026-06-15", "2026-06-30")])
 def test_quarter_end(day, end):
-    assert importers.quarter_end(date.fromisoformat(day)) == date.fromisoformat(end)
+    assert writing.quarter_end(date.fromisoformat(day)) == date.fromisoformat(end)
 
 
 # ---- MUE: a new quarter keeps the earlier ones ---------------------------------------------

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from rulesengine import ast
-from rulesengine.syntax import parse, parser
+from rulesengine.language import ast
+from rulesengine.language.syntax import parse, parser
 
 
 def parse_ok(text: str) -> ast.RuleFile:

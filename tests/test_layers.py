@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 import rulesengine
 from corpus import build_claim, claim_data, fired, random_claims, write_pack
-from rulesengine.claims_io import claim_from_data
+from rulesengine.claims import claim_from_data
 from rulesengine.cli import main
-from rulesengine.explain import explain_claim
-from rulesengine.lint import lint_pack
-from rulesengine.packtest import run_pack
+from rulesengine.authoring.explain.claim import explain_claim
+from rulesengine.authoring.lint.pack import lint_pack
+from rulesengine.authoring.packtest.run import run_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from corpus import write_pack
 from rulesengine.cli import main
-from rulesengine.lint import lint_pack
+from rulesengine.authoring.lint.pack import lint_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "lint"

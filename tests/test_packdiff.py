@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from rulesengine.cli import main
-from rulesengine.packdiff import Impact
-from rulesengine.results import Finding, PackInfo, Result
+from rulesengine.authoring.diff import Impact
+from rulesengine.engine.results import Finding, PackInfo, Result
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "packdiff"

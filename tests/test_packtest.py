@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from rulesengine.cli import main
-from rulesengine.pack import CompiledPack
-from rulesengine.packtest import overlay, read_test_file
-from rulesengine.results import Result
+from rulesengine.packs.load import CompiledPack
+from rulesengine.authoring.packtest.run import overlay, read_test_file
+from rulesengine.engine.results import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "packtest"

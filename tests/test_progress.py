@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import json
 
-from rulesengine.claims_io import ClaimFile
-from rulesengine.progress import Progress
+from rulesengine.claims import ClaimFile
+from rulesengine.reports.progress import Progress
 
 
 class _Terminal(io.StringIO):
@@ -26,7 +26,7 @@ def test_nothing_is_shown_when_standard_error_is_not_a_terminal():
 def test_without_a_size_standard_input_shows_the_count_and_rate_then_a_cleared_line(monkeypatch):
     stream = _Terminal()
     clock = iter(float(t) for t in range(10_000))
-    monkeypatch.setattr("rulesengine.progress.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("rulesengine.reports.progress.time.monotonic", lambda: next(clock))
     progress = Progress(stream)
     for _ in range(3):
         progress.step("day.jsonl")
@@ -39,7 +39,7 @@ def test_without_a_size_standard_input_shows_the_count_and_rate_then_a_cleared_l
 def test_with_the_size_known_the_bar_is_the_share_of_bytes_read_and_the_time_left(monkeypatch):
     stream = _Terminal()
     clock = iter(float(t) for t in range(10_000))
-    monkeypatch.setattr("rulesengine.progress.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("rulesengine.reports.progress.time.monotonic", lambda: next(clock))
     read = iter([1000, 4000])
     progress = Progress(stream, total=4000, position=lambda: next(read))
     progress.step("monday.837")  # one second in, a quarter of the bytes read
@@ -71,7 +71,7 @@ def test_a_claim_file_says_how_far_its_reading_has_got(tmp_path):
 def test_a_message_in_the_middle_of_a_run_gets_a_line_of_its_own(monkeypatch):
     stream = _Terminal()
     clock = iter(float(t) for t in range(10_000))
-    monkeypatch.setattr("rulesengine.progress.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("rulesengine.reports.progress.time.monotonic", lambda: next(clock))
     progress = Progress(stream)
     progress.step("day.jsonl")
     progress.clear()

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from rulesengine import ClaimError, load_pack, read_claims
-from rulesengine.claims_io import claim_from_data
-from rulesengine.report import Summary
-from rulesengine.report_csv import COLUMNS, CsvWriter
+from rulesengine.claims import claim_from_data
+from rulesengine.reports.json import Summary
+from rulesengine.reports.csv import COLUMNS, CsvWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIMS = ROOT / "examples" / "claims"

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from rulesengine import ClaimError, load_pack, read_claims, report_tally
-from rulesengine.claims_io import claim_from_data
-from rulesengine.pack import PackSet
-from rulesengine.report import Summary
-from rulesengine.report_html import HtmlWriter
-from rulesengine.report_tally import CARC_TEXT
-from rulesengine.results import PackInfo
+from rulesengine import ClaimError, load_pack, read_claims
+from rulesengine.reports import tally as report_tally
+from rulesengine.claims import claim_from_data
+from rulesengine.packs.load import PackSet
+from rulesengine.reports.json import Summary
+from rulesengine.reports.html import HtmlWriter
+from rulesengine.reports.tally import CARC_TEXT
+from rulesengine.engine.results import PackInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIMS = ROOT / "examples" / "claims"

@@ -21,13 +21,13 @@ from click.testing import CliRunner
 from rich.padding import Padding
 
 from rulesengine import ClaimError, load_pack, read_claims
-from rulesengine.checker import CATEGORIES
-from rulesengine.claims_io import claim_from_data
+from rulesengine.language.checker import CATEGORIES
+from rulesengine.claims import claim_from_data
 from rulesengine.cli import main
-from rulesengine.pack import PackSet
-from rulesengine.report import Summary
-from rulesengine.report_tally import CARC_TEXT
-from rulesengine.report_text import (INDENT, ROWS_SHOWN, WIDTH, TextWriter, drawn,
+from rulesengine.packs.load import PackSet
+from rulesengine.reports.json import Summary
+from rulesengine.reports.tally import CARC_TEXT
+from rulesengine.reports.text import (INDENT, ROWS_SHOWN, WIDTH, TextWriter, drawn,
                                      finding_cells, findings_table)
 
 ROOT = Path(__file__).resolve().parent.parent

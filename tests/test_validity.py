@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import rulesengine
-from rulesengine.claims_io import ClaimError, claim_from_data
-from rulesengine.diagnostics import PackError
-from rulesengine.codes import shape_error
-from rulesengine.validity import combine, is_valid, modifier_codes, place_of_service_codes
+from rulesengine.claims import ClaimError, claim_from_data
+from rulesengine.language.diagnostics import PackError
+from rulesengine.codes.kinds import shape_error
+from rulesengine.codes.validity import combine, is_valid, modifier_codes, place_of_service_codes
 
 FY2026 = date(2026, 1, 15)
 
@@ -176,7 +176,7 @@ def test_compiled_and_reference_agree_on_random_codes(tmp_path):
 
 # ---- modifiers ---------------------------------------------------------------------------------
 
-DATA = Path(rulesengine.__file__).parent / "validity_data"
+DATA = Path(rulesengine.__file__).parent / "codes" / "validity_data"
 
 
 @pytest.mark.parametrize("code", [

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from rulesengine.claims_io import ClaimError
-from rulesengine.model import Claim
-from rulesengine.x12 import X12Error, is_x12, iter_segments, iter_transactions
-from rulesengine.x12_837 import read_837
+from rulesengine.claims import ClaimError
+from rulesengine.claims.model import Claim
+from rulesengine.claims.x12.envelope import X12Error, is_x12, iter_segments, iter_transactions
+from rulesengine.claims.x12.reader import read_837
 
 FIXTURES = Path(__file__).parent / "fixtures" / "x12"
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "x12"

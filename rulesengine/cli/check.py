@@ -1,0 +1,188 @@
+"""``rulesengine check`` (claims against packs, a report out) and ``rulesengine compile``.
+
+Exit codes, stable for scripts: 0 every claim clean; 1 findings; 2 a usage error, a
+broken pack or an unreadable claim (the readable claims are still checked and reported).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from rulesengine.claims import ClaimError, ClaimFile, iter_claim_files
+from rulesengine.engine.history import HistoryError, open_history, snapshot
+from rulesengine.packs import PackSet
+from rulesengine.reports import WRITERS, Summary
+from rulesengine.reports.atomic import replacing
+from rulesengine.reports.progress import Progress
+
+from .common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, load_or_exit
+
+
+@click.command()
+@click.argument("claims", nargs=-1, required=True)
+@click.option("--pack", "pack_dirs", required=True, multiple=True, type=click.Path(file_okay=False),
+              help="A rule pack folder (holding pack.yaml). Give several to check each claim "
+                   "with the pack of its payer (payer.id = the pack's id or one of its payer_ids).")
+@click.option("--format", "fmt", type=click.Choice(sorted(WRITERS)), default="text",
+              show_default=True,
+              help="How to write the results: text, json, jsonl, csv (a row per finding) or "
+                   "html (a one-page summary with charts; give --output).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write the results to this file (written whole or not at all).")
+@click.option("--history", "history_path", type=click.Path(dir_okay=False),
+              help="The claim history that frequency and duplicate rules read (default: "
+                   "$RULESENGINE_HISTORY, else ./rulesengine-history.sqlite; record claims "
+                   "with 'rulesengine history add' or --record).")
+@click.option("--record", is_flag=True,
+              help="Record each claim that is not denied (clean or review: what will be "
+                   "submitted) in the history as it is checked, so later claims of the run "
+                   "are checked against it; a claim id already recorded is replaced, a void "
+                   "(frequency code 8) removes it, as with 'history add'. Denied claims are "
+                   "not recorded. One transaction, committed when the run completes: an "
+                   "interrupted run records nothing. Creates the history file if absent.")
+def check(claims, pack_dirs, fmt, output, history_path, record):
+    """Check CLAIMS: JSON, JSON Lines, X12 837, FHIR or CSV files, folders of them, or - for
+    standard input. On a terminal, a progress bar shows how far the run has got."""
+    packs = PackSet([load_or_exit(d) for d in pack_dirs])
+    try:
+        paths = ["-"] if claims == ("-",) else [str(p) for p in iter_claim_files(claims)]
+    except FileNotFoundError as error:
+        raise click.UsageError(f"no such claims file or folder: {error.filename or error}")
+    if fmt == "html" and not output and sys.stdout.isatty():
+        raise click.UsageError("--format html writes a web page: give --output FILE.html")
+    files = [ClaimFile(path) for path in paths]
+    finished, file = 0, None  # bytes of the files read to the end; the file being read
+    summary = Summary()
+    progress = Progress(total=None if "-" in paths else sum(f.size for f in files),
+                        position=lambda: finished + file.bytes_read)
+    # the report is complete before the recording commits: a failed report records nothing
+    with (_history(packs, history_path, record) as (history, recording),
+          _destination(output) as out):
+        writer = WRITERS[fmt](out, [p.info for p in packs.packs])
+        for file in files:
+            path = file.name
+            for batch in _batches(file):
+                for item, result in _check_batch(batch, path, packs, history, recording):
+                    progress.step(path)
+                    if result is None:
+                        summary.unreadable += 1
+                        writer.error(item)
+                        if fmt != "text" or output:
+                            progress.clear()
+                            click.echo(f"unreadable: {item}", err=True)
+                        continue
+                    summary.add(result)
+                    writer.result(result, item)
+            finished += file.bytes_read
+        progress.done()
+        writer.close(summary)
+    if recording is not None:
+        denied = summary.statuses["denied"]
+        click.echo(f"{recording.describe()}; {denied} denied claim{'s' if denied != 1 else ''} "
+                   f"not recorded", err=True)
+    if summary.unreadable:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if summary.findings else EXIT_CLEAN)
+
+
+@click.command()
+@click.argument("pack_dir", type=click.Path(file_okay=False))
+def compile(pack_dir):
+    """Parse, check and compile a pack; report every problem with file:line:col."""
+    pack = load_or_exit(pack_dir)
+    # a rule a windowed pack overrides has a version per stretch of dates: count the rule once
+    first = {rule.id: rule for rule in reversed(pack.rules)}
+    kinds = {}
+    for rule in first.values():
+        name = rule.category.name if rule.category else "?"
+        kinds[name] = kinds.get(name, 0) + 1
+    detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    dated = len(pack.rules) - len(first)
+    versions = f", {dated} more version{'s' if dated != 1 else ''} by date" if dated else ""
+    click.echo(f"pack {pack.id} {pack.version}: {len(first)} rules ({detail}){versions}; "
+               f"{pack.info.hash}")
+
+
+#: claims checked together in one snapshot of the history (one SQLite read transaction
+#: instead of one per lookup, about half the cost of a check against the history): a batch
+#: ends at this many claims or after this long reading, so results still stream and other
+#: processes wait little to record
+_BATCH, _BATCH_SECONDS = 256, 0.05
+
+
+def _batches(items):
+    batch, started = [], time.monotonic()
+    for item in items:
+        batch.append(item)
+        if len(batch) >= _BATCH or time.monotonic() - started >= _BATCH_SECONDS:
+            yield batch
+            batch, started = [], time.monotonic()
+    if batch:
+        yield batch
+
+
+def _check_batch(batch, path, packs: PackSet, history, recording) -> list:
+    """(claim, result) for each item read, (error, None) for a claim that cannot be checked.
+    With a recording, each claim not denied is recorded before the next is checked. Only
+    checking happens inside the snapshot: the results are written after it ends."""
+    checked = []
+    with snapshot(history):
+        for item in batch:
+            if not isinstance(item, ClaimError) and (pack := packs.for_claim(item)) is None:
+                item = ClaimError(path, 0, item.claim_id, "$.payer.id",
+                                  f"claim {item.claim_id}: no pack given for payer "
+                                  f"'{item.payer_id}'")
+            if isinstance(item, ClaimError):
+                checked.append((item, None))
+                continue
+            result = pack.check(item, history=history)
+            if recording is not None and result.status != "denied":
+                recording.add(item)
+            checked.append((item, result))
+    return checked
+
+
+class _HistoryFailure(click.ClickException):
+    exit_code = EXIT_ERROR
+
+
+@contextmanager
+def _history(packs: PackSet, path: str | None, record: bool):
+    """(history, recording): the claim history, opened when a pack has rules that read it,
+    one is named, or --record (which creates it), and closed at the end; with --record, the
+    run's recording, committed when the block completes. A pack that needs a history
+    without one is a usage error naming its rules, never a pass."""
+    needing = [p for p in packs.packs if p.history_rules]
+    if not needing and not path and not record:
+        yield None, None
+        return
+    try:
+        history = open_history(path, create=record)
+    except HistoryError as error:
+        rules = "; ".join(f"pack {p.id}: {', '.join(p.history_rules)}" for p in needing)
+        raise click.UsageError(f"{error}" + (f"\nthese rules read the claim history: {rules}"
+                                              if rules else "")) from None
+    with history:
+        if not record:
+            yield history, None
+            return
+        try:
+            with history.recording() as recording:
+                yield history, recording
+        except HistoryError as error:  # another process holds the history, or the commit failed
+            raise _HistoryFailure(str(error)) from None
+
+
+@contextmanager
+def _destination(output: str | None):
+    """Standard output, or a file that appears only once it is complete."""
+    if not output:
+        yield sys.stdout
+        return
+    with replacing(Path(output)) as handle:
+        yield handle

@@ -1,0 +1,19 @@
+"""The engine room: a checked pack compiled, and claims evaluated against it.
+
+Holds what both evaluators take (``checked``: ``CheckedPack``, a table's typed rows); the
+compiler, rules turned into closures indexed by procedure code (``compiler``); the
+reference interpreter that gives the rules' meaning (``reference``); what both share once
+a rule fires (``runtime``: findings, messages, evidence); results and findings
+(``results``, their JSON described by ``result.schema.json``); and the claim history that
+frequency and duplicate rules read (``history``: in memory, SQLite).
+
+May import: ``rulesengine.language``, ``rulesengine.claims``, ``rulesengine.codes``.
+Imported by ``rulesengine.packs`` and the rooms above it.
+"""
+
+from .checked import CheckedPack, TableData
+from .history import History, HistoryError, HistoryLine, HistoryRequired, MemoryHistory, SQLiteHistory, open_history
+from .results import Finding, PackInfo, Result
+
+__all__ = ["CheckedPack", "Finding", "History", "HistoryError", "HistoryLine", "HistoryRequired",
+           "MemoryHistory", "PackInfo", "Result", "SQLiteHistory", "TableData", "open_history"]

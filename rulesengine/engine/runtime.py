@@ -1,0 +1,159 @@
+"""What both evaluators share once they have decided that a rule fires: the finding.
+
+Deciding *whether* a rule fires is done twice, independently: by the compiled evaluator
+(``compiler``) and by the reference interpreter (``reference``). Turning that decision
+into a finding (message, evidence, codes, source) is done here, once.
+
+Truth is three-valued: a comparison with a value the claim does not have is *unknown*
+(None). A rule selects a line only when its conditions are true, and fires only when its
+requirement is false, so a missing value never causes a denial by itself; rules that
+need a value say so with ``is present``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from rulesengine.language import ast
+from rulesengine.language.fields import FIELDS, PLACEHOLDER
+from rulesengine.claims.model import Claim, Line
+from .results import Finding
+
+def fields_named(node) -> list[str]:
+    """The field paths a condition reads, in the order written, each once."""
+    found: list[str] = []
+
+    def walk(n):
+        if isinstance(n, ast.Field):
+            if n.path not in found:
+                found.append(n.path)
+        elif isinstance(n, (ast.AllOf, ast.AnyOf)):
+            for item in n.items:
+                walk(item)
+        elif isinstance(n, ast.Not):
+            walk(n.item)
+        elif isinstance(n, ast.Comparison):
+            walk(n.left)
+            walk(n.right)
+        elif isinstance(n, (ast.Presence, ast.Membership)):
+            walk(n.expr)
+        elif isinstance(n, (ast.Quantified, ast.Validity)):
+            walk(n.field)
+        elif isinstance(n, ast.DateShift):
+            walk(n.operand)
+
+    walk(node)
+    return found
+
+
+def display(value) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (tuple, list)):
+        return ", ".join(display(v) for v in value) if value else "(none)"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def version_key(rule: ast.Rule) -> tuple[str, ast.Pos]:
+    """What tells apart the versions of one rule id that layered packs leave in force (a
+    windowed pack's override keeps the inherited version outside its window): the id and
+    the place the version is written."""
+    return rule.id, rule.pos
+
+
+@dataclass(frozen=True)
+class RuleFacts:
+    """What a finding of one rule always carries, worked out once when the pack loads."""
+
+    rule: ast.Rule
+    pack: str
+    source_file: str
+    evidence_fields: tuple[str, ...]
+    #: the message split once into literal text and the names of its placeholders
+    message_parts: tuple[tuple[str, str | None], ...] = ()
+    #: what every finding of the rule repeats, and the evidence getters, worked out once
+    constant: tuple = ()
+    getters: tuple = ()
+
+    @classmethod
+    def of(cls, rule: ast.Rule, pack: str, pack_dir: Path) -> "RuleFacts":
+        paths: list[str] = []
+        for part in (rule.guard, rule.where,
+                     rule.check.condition if isinstance(rule.check, ast.Require) else None):
+            for p in fields_named(part) if part is not None else ():
+                if p not in paths:
+                    paths.append(p)
+        seen_by_table_check = {
+            ast.RequireUnbundled: ("line.procedure", "line.service_date", "line.modifier"),
+            ast.RequireUnits: ("line.procedure", "line.service_date", "line.units"),
+            ast.RequireFrequency: ("patient.member_id", "line.procedure", "line.service_date"),
+            ast.RequireNoDuplicate: ("patient.member_id", "line.procedure", "line.service_date",
+                                     "claim.billing_npi"),
+        }.get(type(rule.check), ())
+        paths = [p for p in seen_by_table_check if p not in paths] + paths
+        if not rule.per_line:
+            paths = [p for p in paths if not FIELDS[p].needs_line]
+        template = rule.action.message.value if rule.action.message else None
+        action = rule.action
+        source_file = shown_path(Path(rule.pos.file), pack_dir)
+        constant = (rule.id, rule.category.name if rule.category else "", action.severity,
+                    action.scope == "line", action.group_code, action.carc,
+                    tuple(r.text for r in action.rarcs), source_file, rule.pos.line,
+                    rule.citation.value if rule.citation else None, pack)
+        return cls(rule, pack, source_file, tuple(paths),
+                   _split_message(template) if template is not None else (),
+                   constant, tuple((p, FIELDS[p].get) for p in paths))
+
+    def finding(self, claim: Claim, line: Line | None, extras: dict | None = None) -> Finding:
+        rule_id, category, severity, line_scope, group, carc, rarc, file, at, citation, pack = self.constant
+        evidence = {p: get(claim, line) for p, get in self.getters}
+        if extras:
+            evidence.update(extras)
+        on_line = line_scope and line is not None
+        return Finding(rule_id, category, severity, "line" if on_line else "claim",
+                       line.line_number if on_line else None, group, carc, rarc,
+                       self.message(claim, line, extras or {}), evidence, file, at, citation, pack)
+
+    def message(self, claim: Claim, line: Line | None, extras: dict) -> str:
+        if self.rule.action.message is None:
+            return self.rule.title
+        out = []
+        for text, name in self.message_parts:
+            out.append(text)
+            if name is not None:
+                value = extras[name] if name in extras else FIELDS[name].get(claim, line)
+                out.append(display(value))
+        return "".join(out)
+
+
+def _split_message(template: str) -> tuple[tuple[str, str | None], ...]:
+    """'{line.procedure} is late' -> (('', 'line.procedure'), (' is late', None))."""
+    parts, at = [], 0
+    for match in PLACEHOLDER.finditer(template):
+        parts.append((template[at:match.start()], match.group(1).strip()))
+        at = match.end()
+    parts.append((template[at:], None))
+    return tuple(parts)
+
+
+def sort_findings(findings: list[Finding], order: dict[str, int]) -> tuple[Finding, ...]:
+    """Claim-level findings first, then by line, then in the pack's rule order."""
+    return tuple(sorted(findings, key=lambda f: (
+        f.line_number is not None, f.line_number or 0, order[f.rule_id])))
+
+
+def shown_path(file: Path, pack_dir: Path) -> str:
+    """A rule file's path as a finding shows it: from the working folder when the pack is
+    under it (payer_rules/medicare/necessity.rules), else from the pack's own folder."""
+    file = file.resolve()
+    try:
+        return file.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return (Path(pack_dir.name) / file.relative_to(pack_dir.resolve())).as_posix()

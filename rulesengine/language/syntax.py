@@ -1,0 +1,352 @@
+"""Parse rule files into the typed tree of ``ast``, or into plain-words syntax errors."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import ast
+from .diagnostics import Diagnostic
+
+# What each token is, in the words of someone writing rules.
+_TOKEN_WORDS = {
+    "NAME": "a name in lower case (like vitd_support)",
+    "RULE_ID": "a rule id in capitals (like MN-VITD)",
+    "CODE": "a code (like E55.9, 82306 or 59)",
+    "STRING": 'a text in double quotes',
+    "DATE": "a date (like 2026-01-31)",
+    "NUMBER": "a number",
+    "ADJUSTMENT": "a group code and CARC (like CO-50)",
+    "RARC": "a RARC (like N115)",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "DOT": "'.'",
+    "EQUAL": "'='",
+    "$END": "the end of the file",
+}
+
+
+def grammar_text() -> str:
+    """The grammar, from inside the installed package or, in a source checkout, from grammar/."""
+    packaged = resources.files(__package__) / "grammar" / "rules.lark"
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).parents[2] / "grammar" / "rules.lark").read_text(encoding="utf-8")
+
+
+@functools.cache
+def parser(strict: bool = False) -> Lark:
+    """The LALR parser, built once per process (``strict`` turns grammar conflicts into errors)."""
+    return Lark(grammar_text(), parser="lalr", propagate_positions=True, strict=strict,
+                maybe_placeholders=False)
+
+
+def parse(text: str, path: str) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
+    """Parse one rule file; on a syntax error return no tree and one diagnostic."""
+    try:
+        tree = parser().parse(text)
+    except UnexpectedInput as error:
+        return None, [_syntax_diagnostic(error, text, path)]
+    items = _Builder(path).transform(tree)
+    return ast.RuleFile(
+        path=path,
+        valuesets=tuple(i for i in items if isinstance(i, ast.ValueSet)),
+        tables=tuple(i for i in items if isinstance(i, ast.Table)),
+        rules=tuple(i for i in items if isinstance(i, ast.Rule)),
+        disables=tuple(i for i in items if isinstance(i, ast.Disable)),
+    ), []
+
+
+# ---- syntax errors in plain words ---------------------------------------------------------
+
+def _describe(name: str) -> str:
+    if name in _TOKEN_WORDS:
+        return _TOKEN_WORDS[name]
+    terminal = next((t for t in parser().terminals if t.name == name), None)
+    if terminal is not None and terminal.pattern.type == "str":
+        return f"'{terminal.pattern.value}'"
+    return name.lower()
+
+
+def _expected(names) -> str:
+    # what usually ends a rule comes first, so a cut list never hides it
+    words = sorted({_describe(n) for n in names}, key=lambda w: (w != "'else'", w))
+    if len(words) > 6:
+        words = words[:6] + ["..."]
+    return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
+
+
+def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
+    line, column = error.line, error.column
+    if isinstance(error, UnexpectedCharacters):
+        bad = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+        if bad == '"':
+            return Diagnostic("syntax", ast.Pos(path, line, column), "this text has no closing '\"'",
+                              "a text in double quotes must end on the line where it starts")
+        message = f"'{bad}' cannot start anything here"
+        expected = error.allowed or set()
+    elif isinstance(error, UnexpectedEOF):
+        lines = text.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+        message = "the file ends in the middle of a rule"
+        expected = set(error.expected)
+    else:
+        assert isinstance(error, UnexpectedToken)
+        token = error.token
+        if token.type == "$END":
+            lines = text.splitlines() or [""]
+            line, column = len(lines), len(lines[-1]) + 1
+            message = "the file ends in the middle of a rule"
+        else:
+            message = f"unexpected '{token}'"
+        expected = set(error.expected)
+    hint = _hint_for(expected, error)
+    token = getattr(error, "token", None)
+    if token is not None and token == "=" and text[token.start_pos - 1:token.start_pos] == "=":
+        hint = "compare with a single '='"
+    if expected:
+        message += "; expected " + _expected(expected)
+    return Diagnostic("syntax", ast.Pos(path, line, column), message, hint)
+
+
+def _hint_for(expected: set[str], error: UnexpectedInput) -> str | None:
+    """Advice for the mistakes rule writers make most."""
+    token = getattr(error, "token", None)
+    text = str(token) if token is not None else ""
+    if "ADJUSTMENT" in expected:
+        return "write the group code, a dash and the CARC, like CO-50 or PR-204"
+    if "RULE_ID" in expected:
+        return "rule ids are capitals, digits and dashes, like MN-VITD or NCCI-PTP"
+    if "ELSE" in expected and text not in ("else",):
+        return "every rule ends with an action, like: else deny line CO-50 \"message\""
+    if token is not None and "NAME" in expected and text.isidentifier() and text.islower():
+        return f"'{text}' is a word of the rule language and cannot be a name; try {text}_date or my_{text}"
+    if token is not None and token.type == "CODE" and "NAME" in expected:
+        return "names of value sets and fields are lower case"
+    return None
+
+
+# ---- tree building ------------------------------------------------------------------
+
+def _text(token: Token) -> str:
+    # strings are written with double quotes and backslash escapes for \" and \\
+    return token[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+
+
+@v_args(meta=True)
+class _Builder(Transformer):
+    """Turns Lark's tree into ``ast`` nodes, giving each its file position."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def _pos(self, meta) -> ast.Pos:
+        return ast.Pos(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tpos(self, token: Token) -> ast.Pos:
+        return ast.Pos(self.path, token.line, token.column, token.end_line, token.end_column)
+
+    def start(self, meta, items):
+        return items
+
+    # sets and literals
+    def code(self, meta, c):
+        return ast.Code(str(c[0]), self._tpos(c[0]))
+
+    def code_range(self, meta, c):
+        return ast.CodeSpan(ast.Code(str(c[0]), self._tpos(c[0])),
+                            ast.Code(str(c[1]), self._tpos(c[1])), self._pos(meta))
+
+    def string(self, meta, c):
+        return ast.Text(_text(c[0]), self._tpos(c[0]))
+
+    def code_list(self, meta, items):
+        return ast.CodeList(tuple(items), self._pos(meta))
+
+    def set_name(self, meta, c):
+        return ast.SetName(str(c[0]), self._tpos(c[0]))
+
+    # expressions
+    def field(self, meta, c):
+        name = c[-1].children[0] if hasattr(c[-1], "children") else c[-1]
+        return ast.Field(str(c[0].children[0]), str(name), self._pos(meta))
+
+    def number(self, meta, c):
+        text = str(c[0])
+        return ast.Number(float(text) if "." in text else int(text), self._tpos(c[0]))
+
+    def date(self, meta, c):
+        return ast.DateValue(str(c[0]), self._tpos(c[0]))
+
+    def date_shift(self, meta, c):
+        operand, sign, amount, unit = c
+        negative = sign.children[0] == "-"
+        if isinstance(amount, ast.Field):  # a pack parameter, checked and signed later
+            return ast.DateShift(operand, amount, str(unit.children[0]), self._pos(meta), negative)
+        number = float(amount)
+        value = (int(number) if number.is_integer() else number) * (-1 if negative else 1)
+        return ast.DateShift(operand, value, str(unit.children[0]), self._pos(meta))
+
+    # conditions
+    def comparison(self, meta, c):
+        return ast.Comparison(c[0], str(c[1].children[0]), c[2], self._pos(meta))
+
+    def presence(self, meta, c):
+        negated = len(c) == 3
+        word = str(c[-1].children[0])
+        return ast.Presence(c[0], (word == "present") != negated, self._pos(meta))
+
+    def membership(self, meta, c):
+        return ast.Membership(c[0], len(c) == 3, c[-1], self._pos(meta))
+
+    def quantified(self, meta, c):
+        return ast.Quantified(str(c[0].children[0]), c[1], c[2], self._pos(meta))
+
+    def validity(self, meta, c):
+        return ast.Validity(c[0], len(c) == 1, self._pos(meta))
+
+    def quantified_validity(self, meta, c):
+        return ast.Validity(c[1], len(c) == 2, self._pos(meta), str(c[0].children[0]))
+
+    def _flatten(self, cls, items):
+        flat = []
+        for item in items:
+            flat.extend(item.items if isinstance(item, cls) else [item])
+        return tuple(flat)
+
+    def all_of(self, meta, c):
+        return ast.AllOf(self._flatten(ast.AllOf, c), self._pos(meta))
+
+    def any_of(self, meta, c):
+        return ast.AnyOf(self._flatten(ast.AnyOf, c), self._pos(meta))
+
+    def negation(self, meta, c):
+        return ast.Not(c[0], self._pos(meta))
+
+    # value sets and tables
+    def valueset(self, meta, c):
+        override = bool(c) and hasattr(c[0], "data") and c[0].data == "override"
+        name, kind, codes = c[1:] if override else c
+        source = None
+        if isinstance(codes, Token):  # from "file": the layer reads it (valueset_files.py)
+            source = ast.Text(_text(codes), self._tpos(codes))
+            codes = ast.CodeList((), self._tpos(codes))
+        return ast.ValueSet(str(name), str(kind), self._tpos(kind), codes, self._pos(meta),
+                            override, source)
+
+    def disable(self, meta, c):
+        rule_id, reason = c
+        return ast.Disable(str(rule_id), ast.Text(_text(reason), self._tpos(reason)), self._tpos(rule_id))
+
+    def column(self, meta, c):
+        return ast.Column(str(c[0]), str(c[1]), self._tpos(c[1]), self._pos(meta))
+
+    def row_dates(self, meta, c):
+        return [ast.SetName(str(t), self._tpos(t)) for t in c]
+
+    def table(self, meta, c):
+        name, path, *rest = c
+        dates = rest.pop() if rest and isinstance(rest[-1], list) else [None, None]
+        dates = dates + [None] * (2 - len(dates))
+        return ast.Table(str(name), ast.Text(_text(path), self._tpos(path)), tuple(rest),
+                         dates[0], dates[1], self._pos(meta))
+
+    # rules
+    def category(self, meta, c):
+        return ("category", ast.SetName(str(c[0]), self._tpos(c[0])), self._pos(meta))
+
+    def citation(self, meta, c):
+        return ("citation", ast.Text(_text(c[0]), self._tpos(c[0])), self._pos(meta))
+
+    def effective(self, meta, c):
+        dates = [ast.DateValue(str(t), self._tpos(t)) for t in c]
+        return ("effective", (dates[0], dates[1] if len(dates) > 1 else None), self._pos(meta))
+
+    def guard(self, meta, c):
+        return ("when", c[0], self._pos(meta))
+
+    def scope(self, meta, c):
+        return ("scope", c[0] if c else None, self._pos(meta))
+
+    def require(self, meta, c):
+        return ast.Require(c[0], self._pos(meta))
+
+    def require_unbundled(self, meta, c):
+        return ast.RequireUnbundled(str(c[0]), self._tpos(c[0]), c[1] if len(c) > 1 else None,
+                                    self._pos(meta))
+
+    def bypass(self, meta, c):
+        return c[0]
+
+    def require_units(self, meta, c):
+        return ast.RequireUnits(str(c[0]), self._tpos(c[0]), self._pos(meta))
+
+    def require_frequency(self, meta, c):
+        limit, (amount, unit), *counting = c
+        number = float(limit)
+        return ast.RequireFrequency(int(number) if number.is_integer() else number, self._tpos(limit),
+                                    amount, unit, self._pos(meta), counting[0] if counting else None)
+
+    def counting(self, meta, c):
+        return c[0]
+
+    def period(self, meta, c):
+        if not c:  # per lifetime
+            return None, None
+        number = float(c[0])
+        return (int(number) if number.is_integer() else number), str(c[1].children[0])
+
+    def require_no_duplicate(self, meta, c):
+        return ast.RequireNoDuplicate(self._pos(meta))
+
+    def action(self, meta, c):
+        severity, scope, adjustment, *rest = c
+        message = None
+        if rest and rest[-1].type == "STRING":
+            message = ast.Text(_text(rest[-1]), self._tpos(rest[-1]))
+            rest = rest[:-1]
+        return ast.Action(
+            severity=str(severity.children[0]), scope=str(scope.children[0]),
+            adjustment=str(adjustment), adjustment_pos=self._tpos(adjustment),
+            rarcs=tuple(ast.Code(str(t), self._tpos(t)) for t in rest),
+            message=message, pos=self._pos(meta))
+
+    def rule(self, meta, c):
+        override = hasattr(c[0], "data") and c[0].data == "override"
+        rule_id, title, *parts = c[1:] if override else c
+        check, action = parts[-2], parts[-1]
+        fields: dict = {}
+        headers = []
+        for keyword, value, pos in (p for p in parts[:-2]):
+            headers.append(ast.Header(keyword, pos))
+            if keyword == "category":
+                fields.setdefault("category", value)
+            elif keyword == "citation":
+                fields.setdefault("citation", value)
+            elif keyword == "effective":
+                fields.setdefault("effective_from", value[0])
+                fields.setdefault("effective_through", value[1])
+            elif keyword == "when":
+                fields.setdefault("guard", value)
+            elif keyword == "scope":
+                fields["per_line"] = True
+                fields["where"] = value
+        return ast.Rule(id=str(rule_id), title=_text(title), pos=self._tpos(rule_id),
+                        check=check, action=action, headers=tuple(headers), override=override,
+                        **fields)
+
+
+def parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None

@@ -1,0 +1,16 @@
+"""The packs room: a rule pack on disk, read, checked and compiled into a ``CompiledPack``.
+
+Holds pack.yaml and the layers of packs built on packs (``layers``, with ``pack.schema.json``
+and YAML read with positions by ``yaml_source``); the files a pack keeps beside its rules:
+tables (``tables``), value-set files (``valueset_files``) and ICD-10-CM code sets
+(``codeset_files``); and ``load``: ``load_pack``, which runs every stage in order and
+returns the ``CompiledPack`` claims are checked with, and ``PackSet``, which routes each
+claim to the pack of its payer.
+
+May import: ``rulesengine.engine``, ``rulesengine.language``, ``rulesengine.claims``,
+``rulesengine.codes``. Imported by reports, authoring, cms and cli.
+"""
+
+from .load import CompiledPack, PackSet, load_pack
+
+__all__ = ["CompiledPack", "PackSet", "load_pack"]

@@ -1,0 +1,172 @@
+"""Loading a rule pack: pack.yaml, its *.rules files and tables -> a CompiledPack.
+
+A pack is a folder::
+
+    pack.yaml         id, version, payer, description
+    *.rules           value sets, tables and rules (any number of files, read in name order)
+    tables/*.csv      tables the rules declare
+    codesets/         ICD-10-CM code sets by date of service (icd10cm)
+    tests/            the pack's own tests (not read here)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+from rulesengine.language import ast
+
+from rulesengine.engine import compiler
+
+from rulesengine.language import parameters
+
+from rulesengine.engine import reference
+from rulesengine.engine.checked import CheckedPack
+from rulesengine.language.checker import check
+from .tables import load_table
+from rulesengine.language.diagnostics import PackError
+from rulesengine.engine.history import HistoryRequired
+from rulesengine.codes.icd10cm import Editions
+from .layers import merge, read_layers
+from rulesengine.claims.model import Claim
+from rulesengine.engine.results import PackInfo, Result
+from rulesengine.engine.runtime import RuleFacts, version_key
+
+
+class CompiledPack:
+    """A pack ready to check claims. Build it with ``load_pack``; share it freely between
+    threads (checking keeps its state in the call)."""
+
+    def __init__(self, info: PackInfo, meta: dict, checked, facts: dict[tuple, RuleFacts],
+                 layers: list[str], disabled: dict[str, tuple[str, str]] | None = None):
+        self.info = info
+        self.meta = meta
+        self.layers = layers  # pack ids, base first
+        #: inherited rules switched off at every date: rule id -> (the pack that disabled it,
+        #: its reason); a windowed pack's disable shows in the versions' ``superseded``
+        self.disabled = disabled or {}
+        #: the rules in force, in order; a rule that a windowed pack overrides or disables
+        #: appears once per version, each applying on its own dates (``layers.dates_in_force``)
+        self.rules: list[ast.Rule] = checked.rules
+        self._checked = checked
+        self._facts = facts  # runtime.version_key(rule) -> RuleFacts
+        self._evaluator = compiler.Evaluator(checked, facts)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def valuesets(self) -> dict[str, ast.ValueSet]:
+        return self._checked.valuesets
+
+    @property
+    def tables(self):
+        """Table name -> ``tables.TableData`` (typed rows)."""
+        return self._checked.tables
+
+    def facts(self, rule: ast.Rule) -> RuleFacts:
+        """What every finding of this version of a rule carries: its layer, file and line."""
+        return self._facts[version_key(rule)]
+
+    def rule_pack(self, rule_id: str, day: date | None = None) -> str:
+        """The pack (layer) a rule comes from: of its version that applies on the date of
+        service ``day`` when given (a windowed pack's override leaves the inherited version
+        in force outside its window), else of its most-derived version."""
+        versions = [r for r in self.rules if r.id == rule_id
+                    and (day is None or reference.in_window(r, day))]
+        if not versions:
+            raise KeyError(rule_id)
+        return self.facts(versions[-1]).pack
+
+    @property
+    def version(self) -> str:
+        return self.info.version
+
+    @property
+    def history_rules(self) -> tuple[str, ...]:
+        """The ids of the rules that read the claim history (frequency and duplicate rules);
+        checking needs a history when there are any."""
+        return self._evaluator.history_rules
+
+    def check(self, claim: Claim, history=None) -> Result:
+        """Check one claim with the compiled rules. ``history`` (``history.History``) is what
+        frequency and duplicate rules read; without one they raise ``HistoryRequired``."""
+        if history is None and self.history_rules:
+            raise HistoryRequired(self.id, self.history_rules)
+        return Result(claim.claim_id, self.info, self._evaluator.findings(claim, history))
+
+    def check_reference(self, claim: Claim, history=None) -> Result:
+        """Check one claim with the reference interpreter (slow; for testing the compiler)."""
+        if history is None and self.history_rules:
+            raise HistoryRequired(self.id, self.history_rules)
+        return Result(claim.claim_id, self.info,
+                      reference.evaluate(self._checked, self._facts, claim, history))
+
+
+class PackSet:
+    """Several packs, each checking the claims of its payers: a claim goes to the pack whose
+    id, or one of whose ``payer_ids`` in pack.yaml, is the claim's payer id. A single pack
+    checks every claim."""
+
+    def __init__(self, packs: list[CompiledPack]):
+        self.packs = packs
+        self._by_payer: dict[str, CompiledPack] = {}
+        for pack in packs:
+            for payer in [pack.id, *pack.meta.get("payer_ids", [])]:
+                self._by_payer.setdefault(str(payer), pack)
+
+    def for_claim(self, claim: Claim) -> CompiledPack | None:
+        if len(self.packs) == 1:
+            return self.packs[0]
+        return self._by_payer.get(claim.payer_id or "")
+
+
+def load_pack(path: str | Path) -> CompiledPack:
+    """Parse, check and compile the pack in folder ``path`` with every pack it extends;
+    raise PackError listing every problem."""
+    pack_dir = Path(path)
+    sources: dict[str, str] = {}
+    layers, problems = read_layers(pack_dir, sources)
+    if problems and (not layers or any(p.code in _FATAL or p.pos.file.endswith("pack.yaml")
+                                       for p in problems)):
+        # a file that does not parse defines nothing, and a pack.yaml in doubt leaves the
+        # layers in doubt: checking the rules would only report follow-on errors
+        raise PackError(problems, sources)
+    merged, merge_problems = merge(layers)
+    rules, bind_problems = parameters.bind(merged.rules, merged.parameters)
+    problems += merge_problems + bind_problems
+    problems += check(merged.valuesets, {name: decl for name, (decl, _) in merged.tables.items()}, rules)
+    tables = {}
+    for decl, folder in merged.tables.values():
+        data, table_problems = load_table(decl, folder)
+        problems += table_problems
+        if data is not None:
+            tables[decl.name] = data
+    checked = CheckedPack(rules, merged.valuesets, tables, Editions(merged.icd10_editions.values()))
+    if problems:
+        raise PackError(problems, sources)
+    top = layers[-1]
+    digest = _content_hash([p for layer in layers for p in layer.paths])
+    info = PackInfo(top.id, str(top.meta["version"]), digest)
+    facts = {}
+    for rule in checked.rules:  # one entry per version of a rule
+        layer = merged.layer_of[version_key(rule)]
+        facts[version_key(rule)] = RuleFacts.of(rule, layer.id, layer.dir)
+    return CompiledPack(info, top.meta, checked, facts, [layer.id for layer in layers],
+                        merged.disabled)
+
+
+#: problems after which the later stages would only report follow-on errors
+_FATAL = {"syntax", "bad-yaml", "bad-pack", "extends-cycle", "missing-file"}
+
+
+def _content_hash(paths: list[Path]) -> str:
+    """A digest of everything the pack's behaviour depends on, its layers' files included,
+    so a result can be audited."""
+    digest = hashlib.sha256()
+    for p in paths:
+        digest.update(f"{p.parent.name}/{p.name}".encode() + b"\0")
+        digest.update(p.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()

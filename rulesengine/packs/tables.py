@@ -1,0 +1,116 @@
+"""Tables: CSV files a pack declares with typed columns and, optionally, per-row dates.
+
+A table is data, not rules: a quarter's NCCI file of a million pairs is one table. Each
+row may carry the dates it is in force (an NCCI row's effective and deletion dates);
+a rule consults only the rows in force on the line's date of service.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+from datetime import date, datetime
+from pathlib import Path
+
+from rulesengine.language import ast
+from rulesengine.codes.kinds import CODE_KINDS, normalize, shape_error
+from rulesengine.engine.checked import TableData
+from rulesengine.language.diagnostics import Diagnostic, did_you_mean, read_source
+
+COLUMN_TYPES = set(CODE_KINDS) | {"integer", "number", "date"}
+
+#: cells that mean "no date" in a date column (CMS writes '*' for an edit not deleted)
+_OPEN_DATES = {"", "*"}
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def date_cell(text: str) -> date | None:
+    """A date cell: None when open (blank or ``*``). Cached: a table of many rows holds
+    few distinct dates, and strptime is most of the cost of loading an NCCI or MUE table."""
+    if text in _OPEN_DATES:
+        return None
+    if len(text) == 8 and text.isdigit():  # CMS files write YYYYMMDD
+        return datetime.strptime(text, "%Y%m%d").date()
+    return date.fromisoformat(text)
+
+
+def _cell(kind: str, text: str):
+    """A cell's value, or raise ValueError saying why it is not of ``kind``."""
+    text = text.strip()
+    if kind == "integer":
+        return int(text)
+    if kind == "number":
+        return float(text)
+    if kind == "date":
+        return date_cell(text)
+    if kind == "text":
+        return text
+    code = normalize(kind, text)
+    if "*" in code:
+        raise ValueError(f"'{code}': a table cell holds one code, not a pattern")
+    problem = shape_error(kind, code)
+    if problem:
+        raise ValueError(problem)
+    return code
+
+
+def load_table(decl: ast.Table, pack_dir: Path) -> tuple[TableData | None, list[Diagnostic]]:
+    problems: list[Diagnostic] = []
+    for column in decl.columns:
+        if column.type not in COLUMN_TYPES:
+            problems.append(Diagnostic(
+                "unknown-type", column.type_pos, f"'{column.type}' is not a column type",
+                did_you_mean(column.type, COLUMN_TYPES)
+                or "column types: " + ", ".join(sorted(COLUMN_TYPES))))
+    declared = {c.name: c for c in decl.columns}
+    for ref in (decl.effective_from, decl.effective_through):
+        if ref is not None and ref.name not in declared:
+            problems.append(Diagnostic(
+                "unknown-column", ref.pos, f"table {decl.name} declares no column '{ref.name}'",
+                did_you_mean(ref.name, declared)
+                or f"declare it after 'columns', like: {ref.name} date"))
+        elif ref is not None and declared[ref.name].type != "date":
+            problems.append(Diagnostic(
+                "type-mismatch", ref.pos, f"column '{ref.name}' must be of type date to date rows"))
+    path = (pack_dir / decl.path.value)
+    if not path.is_file():
+        problems.append(Diagnostic("missing-file", decl.path.pos,
+                                   f"table file '{decl.path.value}' not found in {pack_dir}"))
+    if problems:
+        return None, problems
+
+    content, problem = read_source(path)
+    if problem is not None:
+        return None, [problem]
+    with io.StringIO(content, newline="") as handle:
+        reader = csv.reader(handle)
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in decl.columns if c.name not in header]
+        for column in missing:
+            problems.append(Diagnostic(
+                "missing-column", column.pos,
+                f"table file '{decl.path.value}' has no column '{column.name}'",
+                did_you_mean(column.name, header) or "its columns are: " + ", ".join(header)))
+        if problems:
+            return None, problems
+        where = [header.index(c.name) for c in decl.columns]
+        kinds = [c.type for c in decl.columns]
+        rows = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            try:
+                if len(row) < len(header):
+                    raise ValueError(f"it has {len(row)} cells and the header {len(header)}")
+                rows.append(tuple(_cell(k, row[i]) for k, i in zip(kinds, where)))
+            except ValueError as error:
+                problems.append(Diagnostic(
+                    "bad-row", ast.Pos(str(path), reader.line_num, 1),
+                    f"row does not fit table {decl.name}: {error}"))
+                if len(problems) >= 20:
+                    break
+    names = tuple(c.name for c in decl.columns)
+    pick = (lambda ref: names.index(ref.name) if ref is not None else None)
+    return TableData(decl.name, names, tuple(rows), pick(decl.effective_from),
+                     pick(decl.effective_through)), problems
