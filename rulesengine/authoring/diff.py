@@ -15,22 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-import click
-
-from rulesengine.language import ast
-from rulesengine.claims import ClaimError, iter_claim_files, read_claims
-from rulesengine.language.diagnostics import PackError
-from rulesengine.language.fields import FIELDS
-from rulesengine.engine.history import HistoryError, open_history
+from rulesengine.claims import ClaimError, read_claims
 from rulesengine.codes.icd10cm import builtin_edition
-from rulesengine.packs.load import CompiledPack, load_pack
 from rulesengine.engine.results import Finding, Result
-
-
+from rulesengine.language import ast
+from rulesengine.language.fields import FIELDS
+from rulesengine.packs.load import CompiledPack
 
 # ---- the packs: rules, value sets and tables ---------------------------------------------
 

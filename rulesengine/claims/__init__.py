@@ -11,7 +11,14 @@ Every other room may import this one.
 """
 
 from .build import CLAIM_SCHEMA, ClaimError, claim_from_data, validate_claim
-from .files import CLAIM_FILE_SUFFIXES, ClaimFile, iter_claim_files, read_claims, read_claims_from_stream, read_claims_from_text
+from .files import (
+           CLAIM_FILE_SUFFIXES,
+           ClaimFile,
+           iter_claim_files,
+           read_claims,
+           read_claims_from_stream,
+           read_claims_from_text,
+)
 from .model import Claim, Line
 from .x12.reader import read_837
 

@@ -25,8 +25,9 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from .build import ClaimError, claim_from_data
 from rulesengine.codes.kinds import normalize
+
+from .build import ClaimError, claim_from_data
 from .model import Claim
 
 __all__ = ["ALIASES", "CLAIM_COLUMNS", "LINE_COLUMNS", "read_csv_claims"]

@@ -17,7 +17,6 @@ from .build import ClaimError, claim_from_data
 from .fhir import claims_from_fhir
 from .model import Claim
 
-
 _CHUNK = 1 << 16
 _DECODER = json.JSONDecoder(parse_constant=lambda name: _no_constant(name))
 

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import click
 
-from rulesengine.authoring.explain import disabled_rule, explain_claim, explain_disabled, render
+from rulesengine.authoring.explain import (
+    disabled_rule,
+    explain_claim,
+    explain_disabled,
+    render,
+)
 from rulesengine.claims import ClaimError, read_claims
 from rulesengine.engine.history import HistoryError, open_history
 from rulesengine.language.diagnostics import did_you_mean

@@ -7,9 +7,6 @@ import click
 from rulesengine.claims import ClaimError, iter_claim_files, read_claims
 from rulesengine.engine.history import DEFAULT_PATH, ENV_VAR, HistoryError, open_history
 
-
-
-
 _HISTORY_OPTION = click.option(
     "--history", "history_path", type=click.Path(dir_okay=False), default=None,
     help=f"the history file (default: ${ENV_VAR}, else ./{DEFAULT_PATH})")

@@ -17,11 +17,29 @@ from pathlib import Path
 
 import click
 
-from rulesengine.cms.files import (MUE_COLUMNS, NCCI_COLUMNS, EditList, Tally, counted, icd10cm_order,
-                                   mce_lists, mue_rows, ncci_row, ncci_rows)
+from rulesengine.cms.files import (
+    MUE_COLUMNS,
+    NCCI_COLUMNS,
+    EditList,
+    Tally,
+    counted,
+    icd10cm_order,
+    mce_lists,
+    mue_rows,
+    ncci_row,
+    ncci_rows,
+)
 from rulesengine.cms.mue_quarters import QuarterChanges, TableRefused, earlier_rows
-from rulesengine.cms.writing import (edition_changes, effective_from_name, quarter_end, table_path,
-                                     unread_table_note, valueset_text, write_rows, write_texts)
+from rulesengine.cms.writing import (
+    edition_changes,
+    effective_from_name,
+    quarter_end,
+    table_path,
+    unread_table_note,
+    valueset_text,
+    write_rows,
+    write_texts,
+)
 from rulesengine.codes.icd10cm import fiscal_year, fiscal_year_end
 from rulesengine.language.diagnostics import PackError
 from rulesengine.packs import load_pack

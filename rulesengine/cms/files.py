@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from rulesengine.codes.kinds import normalize, shape_error
 from rulesengine.codes.icd10cm import CODE as _ICD10_FLAT
+from rulesengine.codes.kinds import normalize, shape_error
 
 #: malformed rows shown one by one; the rest are counted
 MAX_SHOWN = 20

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from rulesengine.packs import tables
-from .files import MAX_SHOWN, MUE_COLUMNS, counted
 from rulesengine.codes.kinds import normalize
 from rulesengine.language.diagnostics import read_source
+from rulesengine.packs import tables
+
+from .files import MAX_SHOWN, MUE_COLUMNS, counted
 
 
 class TableRefused(Exception):

@@ -10,7 +10,14 @@ May import: nothing of rulesengine. Every other room may import this one.
 """
 
 from .icd10cm import Edition, Editions, builtin_edition
-from .kinds import CODE_KINDS, CodeRange, CodeSet, icd10_ancestors, normalize, shape_error
+from .kinds import (
+           CODE_KINDS,
+           CodeRange,
+           CodeSet,
+           icd10_ancestors,
+           normalize,
+           shape_error,
+)
 from .validity import builtin_editions, is_valid
 
 __all__ = ["CODE_KINDS", "CodeRange", "CodeSet", "Edition", "Editions", "builtin_edition",

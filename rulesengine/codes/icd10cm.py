@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
-
 #: an ICD-10-CM code without its dot: a category of three characters, up to four more
 CODE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
 _MONTHS = {m: i for i, m in enumerate(

@@ -28,8 +28,8 @@ import functools
 from datetime import date
 from importlib import resources
 
-from .kinds import normalize, shape_error
 from .icd10cm import Editions
+from .kinds import normalize, shape_error
 
 #: the code kinds ``is valid`` can answer for, and what it checks
 KINDS = {"icd10": "exists and is billable in the ICD-10-CM code set of the date of service",

@@ -12,7 +12,15 @@ Imported by ``rulesengine.packs`` and the rooms above it.
 """
 
 from .checked import CheckedPack, TableData
-from .history import History, HistoryError, HistoryLine, HistoryRequired, MemoryHistory, SQLiteHistory, open_history
+from .history import (
+           History,
+           HistoryError,
+           HistoryLine,
+           HistoryRequired,
+           MemoryHistory,
+           SQLiteHistory,
+           open_history,
+)
 from .results import Finding, PackInfo, Result
 
 __all__ = ["CheckedPack", "Finding", "History", "HistoryError", "HistoryLine", "HistoryRequired",

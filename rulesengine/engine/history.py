@@ -21,10 +21,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-import click
-
-from rulesengine.language.dates import add_months
 from rulesengine.claims.model import Claim
+from rulesengine.language.dates import add_months
 
 DEFAULT_PATH = "rulesengine-history.sqlite"
 ENV_VAR = "RULESENGINE_HISTORY"

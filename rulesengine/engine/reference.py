@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from rulesengine.language import ast
-from .checked import CheckedPack
-from rulesengine.language.checker import bypass_modifiers
+from rulesengine.claims.model import Claim, Line
 from rulesengine.codes.kinds import normalize
+from rulesengine.codes.validity import combine, is_valid
+from rulesengine.language import ast
+from rulesengine.language.checker import bypass_modifiers
 from rulesengine.language.dates import shift
 from rulesengine.language.fields import FIELDS
+
+from .checked import CheckedPack
 from .history import HistoryRequired, window_start
-from rulesengine.claims.model import Claim, Line
 from .results import Finding
 from .runtime import RuleFacts, sort_findings, version_key
-from rulesengine.codes.validity import combine, is_valid
 
 
 def evaluate(checked: CheckedPack, facts: dict[tuple, RuleFacts], claim: Claim,

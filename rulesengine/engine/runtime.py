@@ -12,15 +12,16 @@ need a value say so with ``is present``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from rulesengine.claims.model import Claim, Line
 from rulesengine.language import ast
 from rulesengine.language.fields import FIELDS, PLACEHOLDER
-from rulesengine.claims.model import Claim, Line
+
 from .results import Finding
+
 
 def fields_named(node) -> list[str]:
     """The field paths a condition reads, in the order written, each once."""

@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .dates import age_in_days, age_in_years
 from rulesengine.claims.model import Claim, Line
+
+from .dates import age_in_days, age_in_years
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,20 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
 import yaml
 from jsonschema import Draft202012Validator
 
-from rulesengine.language import ast
-from rulesengine.language.windows import dates_in_force
-from rulesengine.language.diagnostics import Diagnostic, did_you_mean, read_source
 from rulesengine.codes.icd10cm import Edition
-from .codeset_files import codeset_files, read_edition
+from rulesengine.language import ast
+from rulesengine.language.diagnostics import Diagnostic, did_you_mean, read_source
 from rulesengine.language.syntax import parse
+from rulesengine.language.windows import dates_in_force
+
+from .codeset_files import codeset_files, read_edition
 from .valueset_files import read_codes
 from .yaml_source import positions as yaml_positions
 

@@ -15,23 +15,19 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
-from rulesengine.language import ast
-
-from rulesengine.engine import compiler
-
-from rulesengine.language import parameters
-
-from rulesengine.engine import reference
-from rulesengine.engine.checked import CheckedPack
-from rulesengine.language.checker import check
-from .tables import load_table
-from rulesengine.language.diagnostics import PackError
-from rulesengine.engine.history import HistoryRequired
-from rulesengine.codes.icd10cm import Editions
-from .layers import merge, read_layers
 from rulesengine.claims.model import Claim
+from rulesengine.codes.icd10cm import Editions
+from rulesengine.engine import compiler, reference
+from rulesengine.engine.checked import CheckedPack
+from rulesengine.engine.history import HistoryRequired
 from rulesengine.engine.results import PackInfo, Result
 from rulesengine.engine.runtime import RuleFacts, version_key
+from rulesengine.language import ast, parameters
+from rulesengine.language.checker import check
+from rulesengine.language.diagnostics import PackError
+
+from .layers import merge, read_layers
+from .tables import load_table
 
 
 class CompiledPack:

@@ -13,9 +13,9 @@ import io
 from datetime import date, datetime
 from pathlib import Path
 
-from rulesengine.language import ast
 from rulesengine.codes.kinds import CODE_KINDS, normalize, shape_error
 from rulesengine.engine.checked import TableData
+from rulesengine.language import ast
 from rulesengine.language.diagnostics import Diagnostic, did_you_mean, read_source
 
 COLUMN_TYPES = set(CODE_KINDS) | {"integer", "number", "date"}

@@ -13,9 +13,9 @@ from typing import TextIO
 
 from rulesengine.claims import ClaimError
 from rulesengine.claims.model import Claim
-from .summary import Summary
 from rulesengine.engine.results import Finding, PackInfo, Result
 
+from .summary import Summary
 
 COLUMNS = ("claim_id", "status", "line_number", "rule_id", "category", "severity",
            "group_code", "carc", "rarc", "message", "pack", "source", "citation")

@@ -15,14 +15,14 @@ from datetime import UTC, datetime
 from html import escape
 from typing import TextIO
 
-from rulesengine.version import __version__
-from rulesengine.language.checker import CATEGORIES, GROUP_CODES
 from rulesengine.claims import ClaimError
 from rulesengine.claims.model import Claim
-from .tally import Tally, carc_meaning, category_name, claims_in, procedure_of
-from .summary import Summary
 from rulesengine.engine.results import PackInfo, Result
+from rulesengine.language.checker import CATEGORIES, GROUP_CODES
+from rulesengine.version import __version__
 
+from .summary import Summary
+from .tally import Tally, carc_meaning, category_name, claims_in, procedure_of
 
 STATUS_COLOURS = {"clean": "#1a7f37", "review": "#9a6700", "denied": "#cf222e"}
 BAR_COLOUR = "#0969da"

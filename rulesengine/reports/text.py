@@ -32,13 +32,13 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from rulesengine.language.checker import CATEGORIES, GROUP_CODES
 from rulesengine.claims import ClaimError
 from rulesengine.claims.model import Claim
-from .tally import STATUSES, Tally, carc_meaning, category_name, claims_in
-from .summary import Summary
 from rulesengine.engine.results import SEVERITY_RANK, Finding, PackInfo, Result
+from rulesengine.language.checker import CATEGORIES, GROUP_CODES
 
+from .summary import Summary
+from .tally import STATUSES, Tally, carc_meaning, category_name, claims_in
 
 #: the width of a report that is not on a terminal: fixed, so a saved report is stable
 WIDTH = 100

@@ -17,30 +17,31 @@ The sentences come from ``explain_text``, the NCCI and MUE walk-throughs from
 
 from __future__ import annotations
 
-import json
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
-
-from rulesengine.language import ast
-
-from rulesengine.engine import reference
-from rulesengine.claims import ClaimError, read_claims
-from rulesengine.language.diagnostics import PackError, did_you_mean
-from .explanation import ClaimExplanation, Explanation
-from .report import render
-from .tables import explain_bundling, explain_history, explain_units
-from .text import (deciding, facts, join, missing_values, noun, say, say_expr, say_rule, say_set,
-                           say_window, show)
-from rulesengine.language.fields import FIELDS
-from rulesengine.engine.history import HistoryError, open_history
 from rulesengine.claims.model import Claim, Line
-from rulesengine.packs.load import CompiledPack, load_pack
-from rulesengine.engine.results import Result, plain
+from rulesengine.engine import reference
+from rulesengine.engine.results import Result
 from rulesengine.engine.runtime import fields_named
+from rulesengine.language import ast
+from rulesengine.language.fields import FIELDS
+from rulesengine.packs.load import CompiledPack
 
+from .explanation import ClaimExplanation, Explanation
+from .tables import explain_bundling, explain_history, explain_units
+from .text import (
+    deciding,
+    facts,
+    join,
+    missing_values,
+    noun,
+    say,
+    say_expr,
+    say_rule,
+    say_set,
+    say_window,
+    show,
+)
 
 
 def explain_claim(pack: CompiledPack, claim: Claim, rule_id: str | None = None,
@@ -305,8 +306,8 @@ def _agreement(every: list[Explanation], result: Result, rule_ids: set[str]) -> 
 def disabled_rule(pack_dir: str, rule_id: str | None):
     """The layer that disables ``rule_id`` (where, and why), or None; with no id, every
     disabled rule id. The compiled pack keeps no trace of a disabled rule, so read the layers."""
-    from rulesengine.packs.layers import read_layers
     from rulesengine.engine.runtime import shown_path
+    from rulesengine.packs.layers import read_layers
     layers, _ = read_layers(Path(pack_dir), {})
     offs = [(layer, off) for layer in layers for f in layer.files for off in f.disables]
     if rule_id is None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import textwrap
 
-from .text import noun, show
-from rulesengine.language.fields import FIELDS
 from rulesengine.engine.runtime import display
+from rulesengine.language.fields import FIELDS
+
+from .text import noun, show
 
 WIDTH = 100
 _LABELS = {"fired": "FIRED", "passed": "passed", "unknown": "passed: could not tell",

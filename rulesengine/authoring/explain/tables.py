@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from rulesengine.language import ast
-
 from rulesengine.engine import reference
+from rulesengine.engine.history import window_start
+from rulesengine.language import ast
 from rulesengine.language.checker import bypass_modifiers
+
 from .explanation import Explanation
 from .text import join, show
-from rulesengine.engine.history import window_start
 
 
 def _row_dates(table, rows) -> str:

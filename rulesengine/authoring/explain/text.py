@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from rulesengine.language import ast
-
-from rulesengine.engine import reference
-from rulesengine.language.checker import bypass_modifiers
 from rulesengine.codes.kinds import CODE_KINDS
-from rulesengine.language.fields import FIELDS
-from rulesengine.engine.runtime import display, fields_named
 from rulesengine.codes.validity import is_valid
+from rulesengine.engine import reference
+from rulesengine.engine.runtime import display, fields_named
+from rulesengine.language import ast
+from rulesengine.language.checker import bypass_modifiers
+from rulesengine.language.fields import FIELDS
 
 #: how each field reads in a sentence
 NOUNS = {

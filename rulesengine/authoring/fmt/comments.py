@@ -17,8 +17,9 @@ from collections import defaultdict
 
 from lark import Lark, Token, Tree
 
-from .document import Own, Trail
 from rulesengine.language.syntax import _text, grammar_text
+
+from .document import Own, Trail
 
 _comment_sink = threading.local()
 

@@ -13,20 +13,15 @@ left alone and the command exits 123, as black does for an internal error.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
-import sys
 from pathlib import Path
 
-import click
-
 from rulesengine.language import ast
-from rulesengine.reports.atomic import replacing
+from rulesengine.language.syntax import parse
+
 from .comments import comments_of, parse_with_comments
 from .document import join, render
 from .layout import RuleFileLayout
-from rulesengine.language.syntax import parse
-
 
 
 class SyntaxProblem(Exception):

@@ -16,11 +16,11 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
-from rulesengine.language import ast
+from rulesengine.codes.icd10cm import Edition, Editions, dotted, some_codes
 from rulesengine.codes.kinds import normalize
+from rulesengine.language import ast
 from rulesengine.language.diagnostics import Diagnostic
 from rulesengine.language.fields import FIELDS
-from rulesengine.codes.icd10cm import Edition, Editions, dotted, some_codes
 from rulesengine.language.windows import dates_in_force
 
 ERROR, WARNING, INFO = "error", "warning", "info"

@@ -18,21 +18,18 @@ rules it disables. Exit status: 0 nothing (or only warnings and info), 1 errors 
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import click
-
-from rulesengine.language import ast
-from rulesengine.language.diagnostics import Diagnostic, PackError, source_line
-from rulesengine.packs.layers import merge, read_layers
 from rulesengine.codes.icd10cm import fiscal_year
+from rulesengine.language import ast
+from rulesengine.language.diagnostics import Diagnostic, source_line
+from rulesengine.packs.layers import merge, read_layers
+from rulesengine.packs.load import CompiledPack, load_pack
+
 from .codes import ERROR, INFO, WARNING, Window, check_codes, describe
 from .rules import compare_rules
-from rulesengine.packs.load import CompiledPack, load_pack
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_BROKEN = 0, 1, 2
 SEVERITIES = (ERROR, WARNING, INFO)

@@ -21,11 +21,12 @@ import dataclasses
 from datetime import date, timedelta
 from itertools import combinations
 
-from rulesengine.language import ast
 from rulesengine.codes.kinds import normalize
+from rulesengine.language import ast
 from rulesengine.language.diagnostics import Diagnostic
 from rulesengine.language.fields import FIELDS
 from rulesengine.language.windows import dates_in_force
+
 from .codes import ERROR, WARNING, Window, describe, intersect, rule_window
 
 

@@ -57,11 +57,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rulesengine.claims import CLAIM_SCHEMA, ClaimError, claim_from_data
+from rulesengine.claims.model import Claim
 from rulesengine.language import ast
 from rulesengine.language.checker import GROUP_CODES
-from rulesengine.claims import CLAIM_SCHEMA, ClaimError, claim_from_data
 from rulesengine.language.diagnostics import Diagnostic, did_you_mean
-from rulesengine.claims.model import Claim
 from rulesengine.packs.yaml_source import YamlSource
 
 FILE_KEYS = ("description", "defaults", "tests")

@@ -24,15 +24,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
-
-from rulesengine.language import ast
-from rulesengine.reports.atomic import replacing
-from rulesengine.language.diagnostics import Diagnostic, PackError, did_you_mean, source_line
 from rulesengine.engine.history import MemoryHistory
-from rulesengine.packs.load import CompiledPack, load_pack
-from .read import Case, Expected, overlay, read_test_file
 from rulesengine.engine.results import Finding
+from rulesengine.language import ast
+from rulesengine.language.diagnostics import (
+    Diagnostic,
+    PackError,
+    did_you_mean,
+    source_line,
+)
+from rulesengine.packs.load import CompiledPack, load_pack
+
+from .read import Case, Expected, overlay, read_test_file
 
 __all__ = ["EXIT_BROKEN", "EXIT_FAILED", "EXIT_OK", "PackRun", "compare", "describe_expected",
            "describe_finding", "junit_xml", "overlay", "read_test_file", "report", "run_pack"]

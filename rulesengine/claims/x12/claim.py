@@ -11,8 +11,8 @@ segment and element each value came from.
 from __future__ import annotations
 
 from .context import AboveClaim
-from .envelope import Segment, X12Error
 from .elements import amount, dates, reference, required_text
+from .envelope import Segment, X12Error
 from .lines import ClaimDiagnoses, ServiceLine
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .envelope import Segment, X12Error
 from .elements import SourcedValues
+from .envelope import Segment, X12Error
 
 
 class ReadOptions:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from .envelope import Segment
 from .elements import SourcedValues, amount, required_text
+from .envelope import Segment
 
 # HI qualifiers of diagnosis codes: principal, other, admitting, reason for visit, external cause
 _ICD10_DX = frozenset({"ABK", "ABF", "ABJ", "APR", "ABN"})

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 
 from ..build import ClaimError, claim_from_data, validate_claim
 from ..model import Claim
-from .envelope import Segment, Transaction, X12Error
 from .claim import ClaimLoop
 from .context import LoopAboveClaim, ReadOptions
 from .elements import iso_date
+from .envelope import Segment, Transaction, X12Error
 
 PROFESSIONAL = frozenset({"005010X222A2", "005010X222A1"})
 INSTITUTIONAL = frozenset({"005010X223A3", "005010X223A2", "005010X223A1"})

@@ -30,8 +30,8 @@ from typing import TextIO
 
 from ..build import ClaimError
 from ..model import Claim
-from .envelope import X12Error, is_x12, iter_transactions
 from .context import ReadOptions
+from .envelope import X12Error, is_x12, iter_transactions
 from .loops import PLANS, Transaction837
 
 __all__ = ["PLANS", "read_837"]
