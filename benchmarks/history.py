@@ -52,7 +52,7 @@ if importlib.util.find_spec("rulesengine") is None:  # a source checkout, not in
 import rulesengine
 from rulesengine.language import ast
 # claims per history snapshot in rulesengine check
-from rulesengine.cli.main import _BATCH as BATCH
+from rulesengine.cli.check import _BATCH as BATCH
 from rulesengine.engine.history import HistoryLine, MemoryHistory, SQLiteHistory, snapshot
 from rulesengine.claims.model import Claim
 from rulesengine.engine.reference import counted_codes

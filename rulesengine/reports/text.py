@@ -7,7 +7,7 @@ fixed widths, so the report streams (each claim is written as soon as it is chec
 only the tallies are kept: memory is flat in the number of claims) and lines up from the
 first claim to the last; a value too long for its column wraps within it. The summary
 tables (outcomes, findings by category, denial code, payer and rule, the procedure codes
-most at risk) are counted by the same :class:`~.report_tally.Tally` as the HTML report.
+most at risk) are counted by the same :class:`~.tally.Tally` as the HTML report.
 
 On a terminal, tables are drawn with box characters and colour (no colour when NO_COLOR
 is set). Anywhere else (a pipe, ``--output``) the layout is plain ASCII, 100 columns, with

@@ -11,8 +11,8 @@ Decisions come from the reference interpreter's own functions (``reference.truth
 explanation is held to ``pack.check``: a rule explained as fired must be a finding of the
 compiled evaluator, and the reverse. A disagreement is a bug and is reported loudly.
 
-The sentences come from ``explain_text``, the NCCI and MUE walk-throughs from
-``explain_tables``, and the text report from ``explain_report``.
+The sentences come from ``text``, the NCCI and MUE walk-throughs from
+``tables``, and the text report from ``report``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ token, whose lines the layout needs). A comment on the line where a token ends t
 token; any other comment leads the token after it. A few are then settled onto a
 neighbouring token, so that a comment lands in the same place on every run whether the
 bracket it touched is kept, dropped or moved. ``CommentedTokens`` hands each comment out
-once, as a document part; the layout (formatter_layout) counts them all back in.
+once, as a document part; the layout (layout) counts them all back in.
 """
 
 from __future__ import annotations

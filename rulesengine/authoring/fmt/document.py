@@ -6,7 +6,7 @@ breaks every ``LINE`` of its own; a ``Fill`` breaks a separator only where the n
 would not fit. Comments are parts too, so that the printer alone decides where a line
 ends: a trailing comment (``Trail``) ends its line, one on a line of its own (``Own``)
 stands alone. ``join`` turns the printed lines into text, the trailing comments of
-consecutive lines aligned. Nothing here knows the rule language (formatter_layout does).
+consecutive lines aligned. Nothing here knows the rule language (layout does).
 """
 
 from __future__ import annotations

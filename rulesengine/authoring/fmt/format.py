@@ -1,9 +1,9 @@
 """``rulesengine fmt``: one canonical layout for rule files, every comment kept.
 
-The layout itself is described in formatter_layout; this module runs it and checks it.
-Formatting is three steps: parse the file with its comments (formatter_comments), lay
-the tree out as a document (formatter_layout), print the document within WIDTH columns
-(formatter_document).
+The layout itself is described in layout; this module runs it and checks it.
+Formatting is three steps: parse the file with its comments (comments), lay
+the tree out as a document (layout), print the document within WIDTH columns
+(document).
 
 A result is written only if it parses to the same rules as the original (positions and
 clause order aside) and holds the same comments in the same order; otherwise the file is

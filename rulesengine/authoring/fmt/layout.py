@@ -1,4 +1,4 @@
-"""The canonical layout of a rule file, as a document for formatter_document to print.
+"""The canonical layout of a rule file, as a document for document.render to print.
 
 The layout is the one docs/language.md and the bundled packs use:
 
@@ -19,7 +19,7 @@ The layout is the one docs/language.md and the bundled packs use:
   comment stays at the end of its line (those on consecutive lines aligned).
 
 ``RuleFileLayout`` walks the full parse tree (every token kept) and places each comment
-it was given by formatter_comments.
+it was given by comments.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``rulesengine test PACK...``: run the tests a pack keeps beside its rules, and report.
 
 A pack's ``tests/`` folder holds YAML files (``*.yaml``, ``*.yml``, in sub-folders too), each
-a list of tests: a claim and the findings the pack must produce for it. ``packtest_read``
+a list of tests: a claim and the findings the pack must produce for it. ``read``
 reads and checks them (its docstring sums up the format; docs/pack-tests.md is the guide).
 
 Each test is checked with both evaluators (the compiled one and the reference

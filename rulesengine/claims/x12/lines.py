@@ -2,7 +2,7 @@
 
 A service line is loop 2400: LX numbers it, SV1 (837P) or SV2 (837I) gives the procedure,
 modifiers, charge and units, and the DTP, REF and LIN segments the claim loop reads after
-it (x12_837_claim) fill in dates, authorization and drug code. Its dict lists the fields
+it (claim) fill in dates, authorization and drug code. Its dict lists the fields
 in the order DESIGN.md shows them, then the extra ones docs/x12.md lists.
 
 Diagnoses come from the claim's HI segments, ICD-10-CM (ABK, ABF...) or ICD-9-CM (BK,

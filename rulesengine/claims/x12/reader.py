@@ -15,9 +15,9 @@ problem becomes a :class:`ClaimError` whose ``position`` is the segment number i
 problem is dropped and reading goes on at the next CLM, HL or ST. docs/x12.md says which
 element feeds which field, and the choices made (ICD-9, referrals, received date, plans).
 
-The work is shared out by loop: x12 reads the envelopes and segments, x12_837_loops the
-hierarchy above the claim, x12_837_claim loop 2300, x12_837_lines the service lines and
-diagnoses, x12_837_elements the values of single elements.
+The work is shared out by loop: ``envelope`` reads the envelopes and segments, ``loops``
+the hierarchy above the claim, ``claim`` loop 2300, ``lines`` the service lines and
+diagnoses, ``elements`` the values of single elements.
 """
 
 from __future__ import annotations
