@@ -253,9 +253,12 @@ def test_store_records_lines_and_keeps_a_schema_version(tmp_path):
         counts = store.add_claims([claim("C1", ("G0439", "2025-03-31"), ("99213", "2025-03-31", ["25"]))])
         assert counts == {"claims": 1, "lines": 2, "replaced": 0, "voided": 0}
         assert store.lines_for("1EG4TE5MK73", "G0439") == [
-            hist.HistoryLine("C1", date(2025, 3, 31), NPI)]
+            hist.HistoryLine("C1", date(2025, 3, 31), NPI, "G0439", (), 1, 1, "medicare")]
+        assert sorted(store.member_lines("1EG4TE5MK73")) == sorted([
+            hist.HistoryLine("C1", date(2025, 3, 31), NPI, "G0439", (), 1, 1, "medicare"),
+            hist.HistoryLine("C1", date(2025, 3, 31), NPI, "99213", ("25",), 1, 2, "medicare")])
     db = sqlite3.connect(path)
-    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
     row = db.execute("SELECT member_id, claim_id, line_number, procedure, modifiers, service_date, "
                      "billing_npi, payer_id, frequency_code FROM claim_lines WHERE procedure='99213'").fetchone()
     assert row == ("1EG4TE5MK73", "C1", 2, "99213", "25", "2025-03-31", NPI, "medicare", "1")

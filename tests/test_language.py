@@ -472,7 +472,7 @@ def test_the_hint_says_a_reserved_word_cannot_be_a_name():
 
 
 @pytest.mark.parametrize("name", ["units_mri", "in_network", "information", "nothing", "order",
-                                  "rules", "lines", "claims", "any_dx", "all_dx", "no_auth",
+                                  "rules", "lineage", "claimant", "others", "counts", "summary", "tomorrow", "only_if", "any_dx", "all_dx", "no_auth",
                                   "tables", "deny_list", "is_new"])
 def test_names_that_only_start_with_a_reserved_word_are_names(name):
     tree = parse_ok(f"valueset {name} = hcpcs {{82306}}")

@@ -57,7 +57,7 @@ def show_command(member, history_path):
     """List the recorded lines of one member, by date of service."""
     try:
         with open_history(history_path) as history:
-            rows = history.member_lines(member)
+            rows = history.listing(member)
     except HistoryError as error:
         raise click.ClickException(str(error)) from None
     if not rows:

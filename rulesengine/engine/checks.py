@@ -124,8 +124,8 @@ class FrequencyLimit:
         prior = []
         if claim.member_id:
             for code in codes:
-                prior.extend(d for c, d, _ in history.lines_for(claim.member_id, code)
-                             if start <= d <= day and c != claim.claim_id)
+                prior.extend(h.service_date for h in history.lines_for(claim.member_id, code)
+                             if start <= h.service_date <= day and h.claim_id != claim.claim_id)
         for other in claim.lines:  # this claim's lines before this one, by date then order
             if other is line:
                 break
@@ -144,8 +144,8 @@ def duplicate(claim: Claim, line: Line, history):
     if not (line.procedure and claim.member_id and npi):
         return None
     day, own = line.service_date, claim.claim_id
-    others = sorted({c for c, d, n in history.lines_for(claim.member_id, line.procedure)
-                     if d == day and n == npi and c != own})
+    others = sorted({h.claim_id for h in history.lines_for(claim.member_id, line.procedure)
+                     if h.service_date == day and h.billing_npi == npi and h.claim_id != own})
     return {"duplicate_claims": tuple(others), "prior_dates": (day,)} if others else None
 
 

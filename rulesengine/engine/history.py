@@ -3,7 +3,8 @@ duplicate rules read.
 
 A history is runtime state, given to each check (``CompiledPack.check(claim, history=h)``),
 never a global, so one compiled pack serves many threads and many histories. Anything with
-a ``lines_for(member_id, procedure)`` method returning ``HistoryLine``s will do:
+``lines_for(member_id, procedure)`` and ``member_lines(member_id)`` methods returning
+``HistoryLine``s will do:
 ``MemoryHistory`` for tests and small batches, ``SQLiteHistory`` for the file the
 ``rulesengine history`` commands and ``check --record`` keep (see
 docs/history-and-validity.md). ``SQLiteHistory`` is read fastest a batch of claims at a
@@ -26,19 +27,29 @@ from rulesengine.language.dates import add_months
 
 DEFAULT_PATH = "rulesengine-history.sqlite"
 ENV_VAR = "RULESENGINE_HISTORY"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: each line's units (a version-1 file gains the column when opened)
 VOID, REPLACEMENT = "8", "7"  # claim frequency codes (CLM05-3)
 
 
 class HistoryLine(NamedTuple):
+    """One recorded line of a claim, as rules that read the history see it."""
+
     claim_id: str
     service_date: date
     billing_npi: str | None
+    procedure: str | None = None
+    modifiers: tuple[str, ...] = ()
+    units: int | float | None = None  # None for lines recorded before the history kept units
+    line_number: int | None = None
+    payer_id: str | None = None
 
 
 class History(Protocol):
     def lines_for(self, member_id: str, procedure: str) -> Sequence[HistoryLine]:
         """Every recorded line of this member with this procedure code, in any order."""
+
+    def member_lines(self, member_id: str) -> Sequence[HistoryLine]:
+        """Every recorded line of this member, in any order."""
 
 
 def snapshot(history) -> AbstractContextManager:
@@ -85,6 +96,7 @@ class MemoryHistory:
     def __init__(self, claims: Sequence[Claim] = ()):
         self._lines: dict[tuple[str, str], list[HistoryLine]] = {}
         self._keys: dict[str, set[tuple[str, str]]] = {}  # claim id -> where its lines are
+        self._members: dict[str, set[tuple[str, str]]] = {}  # member id -> where their lines are
         for claim in claims:
             self.add(claim)
 
@@ -96,9 +108,11 @@ class MemoryHistory:
         for line in claim.lines:
             if line.procedure:
                 key = (claim.member_id, line.procedure)
-                self._lines.setdefault(key, []).append(
-                    HistoryLine(claim.claim_id, line.service_date, claim.billing_npi))
+                self._lines.setdefault(key, []).append(HistoryLine(
+                    claim.claim_id, line.service_date, claim.billing_npi, line.procedure,
+                    line.modifiers, line.units, line.line_number, claim.payer_id))
                 self._keys.setdefault(claim.claim_id, set()).add(key)
+                self._members.setdefault(claim.member_id, set()).add(key)
 
     def remove(self, claim_id: str) -> None:
         for key in self._keys.pop(claim_id, ()):
@@ -107,9 +121,13 @@ class MemoryHistory:
                 self._lines[key] = kept
             else:
                 del self._lines[key]
+                self._members[key[0]].discard(key)
 
     def lines_for(self, member_id: str, procedure: str) -> list[HistoryLine]:
         return list(self._lines.get((member_id, procedure), ()))
+
+    def member_lines(self, member_id: str) -> list[HistoryLine]:
+        return [line for key in self._members.get(member_id, ()) for line in self._lines[key]]
 
 
 # ---- SQLite ------------------------------------------------------------------------------
@@ -126,7 +144,8 @@ CREATE TABLE IF NOT EXISTS claim_lines (
     billing_npi TEXT,
     payer_id TEXT,
     frequency_code TEXT,
-    recorded_at TEXT NOT NULL
+    recorded_at TEXT NOT NULL,
+    units REAL
 );
 CREATE INDEX IF NOT EXISTS claim_lines_member ON claim_lines (member_id, procedure, service_date);
 CREATE INDEX IF NOT EXISTS claim_lines_claim ON claim_lines (claim_id);
@@ -181,6 +200,10 @@ class SQLiteHistory:
             elif int(row[0]) > SCHEMA_VERSION:
                 raise HistoryError(f"{self.path}: history schema {row[0]} is newer than this "
                                    f"rulesengine reads ({SCHEMA_VERSION}); upgrade rulesengine")
+            elif int(row[0]) == 1:  # lines recorded then have no units: they read as unknown
+                self._db.execute("ALTER TABLE claim_lines ADD COLUMN units REAL")
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                                 (str(SCHEMA_VERSION),))
 
     def __enter__(self):
         return self
@@ -243,9 +266,12 @@ class SQLiteHistory:
             counts["claims"] += 1
             rows = [(claim.member_id, claim.claim_id, ln.line_number, ln.procedure,
                      ",".join(ln.modifiers), ln.service_date.isoformat(), claim.billing_npi,
-                     claim.payer_id, claim.frequency_code, now)
+                     claim.payer_id, claim.frequency_code, now, ln.units)
                     for ln in claim.lines if ln.procedure and claim.member_id]
-            self._db.executemany("INSERT INTO claim_lines VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            self._db.executemany(
+                "INSERT INTO claim_lines (member_id, claim_id, line_number, procedure, modifiers, "
+                "service_date, billing_npi, payer_id, frequency_code, recorded_at, units) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
             counts["lines"] += len(rows)
 
     def add_claims(self, claims: Iterable[Claim]) -> dict[str, int]:
@@ -262,12 +288,19 @@ class SQLiteHistory:
     def lines_for(self, member_id: str, procedure: str) -> list[HistoryLine]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT claim_id, service_date, billing_npi FROM claim_lines "
+                f"SELECT {_LINE_COLUMNS} FROM claim_lines "
                 "WHERE member_id = ? AND procedure = ? ORDER BY service_date",
                 (member_id, procedure)).fetchall()
-        return [HistoryLine(c, date.fromisoformat(d), npi) for c, d, npi in rows]
+        return [_history_line(row) for row in rows]
 
-    def member_lines(self, member_id: str) -> list[tuple]:
+    def member_lines(self, member_id: str) -> list[HistoryLine]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_LINE_COLUMNS} FROM claim_lines WHERE member_id = ? ORDER BY service_date",
+                (member_id,)).fetchall()
+        return [_history_line(row) for row in rows]
+
+    def listing(self, member_id: str) -> list[tuple]:
         """Every recorded line of a member: (service date, procedure, modifiers, claim id,
         line number, billing NPI, payer, frequency code, recorded at), by date."""
         with self._lock:
@@ -275,6 +308,17 @@ class SQLiteHistory:
                 "SELECT service_date, procedure, modifiers, claim_id, line_number, billing_npi, "
                 "payer_id, frequency_code, recorded_at FROM claim_lines WHERE member_id = ? "
                 "ORDER BY service_date, claim_id, line_number", (member_id,)).fetchall()
+
+
+_LINE_COLUMNS = "claim_id, service_date, billing_npi, procedure, modifiers, units, line_number, payer_id"
+
+
+def _history_line(row: tuple) -> HistoryLine:
+    claim_id, day, npi, procedure, modifiers, units, number, payer = row
+    if units is not None and float(units).is_integer():
+        units = int(units)
+    return HistoryLine(claim_id, date.fromisoformat(day), npi, procedure,
+                       tuple(modifiers.split(",")) if modifiers else (), units, number, payer)
 
 
 class Recording:

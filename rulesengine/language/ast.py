@@ -23,6 +23,7 @@ class Pos:
 class Code:
     text: str
     pos: Pos
+    exact: bool = False  # "J18 only": the code itself, not the ICD-10-CM codes below it
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,55 @@ SetRef = CodeList | SetName | Code | CodeSpan
 
 @dataclass(frozen=True)
 class Field:
-    root: str  # claim, line or patient
+    root: str  # claim, line, patient; other or earlier inside a line quantifier
     name: str
     pos: Pos
 
     @property
     def path(self) -> str:
         return f"{self.root}.{self.name}"
+
+
+#: the lines a quantifier or an aggregate ranges over, by the word that names them:
+#: ``other`` this claim's lines but the one in hand, ``earlier`` the patient's recorded
+#: lines of other claims (the claim history)
+SCOPES = ("other", "earlier")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """``mpfs[line.procedure].global_days``: a column of the table's rows whose first column
+    is the key, in force on the date of service; ``addon_codes.addon`` (no key): a column of
+    every row in force. As a value, the row that governs (the one that took effect last);
+    after ``in``, the values of every row."""
+
+    table: str
+    table_pos: Pos
+    key: "Expr | None"
+    column: str
+    column_pos: Pos
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """``count of other lines where (...)`` / ``sum of earlier.units where (...)``."""
+
+    function: str  # count or sum
+    scope: str  # other or earlier
+    field: Field | None  # what a sum adds up; None for a count
+    condition: "Condition | None"
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """``line.units + sum of other.units where (...)``: numbers added or subtracted."""
+
+    left: "Expr"
+    op: str  # + or -
+    right: "Expr"
+    pos: Pos
 
 
 @dataclass(frozen=True)
@@ -91,7 +134,7 @@ class DateShift:
     negative: bool = False  # for a parameter amount: subtract it
 
 
-Expr = Field | Number | Text | DateValue | DateShift
+Expr = Field | Number | Text | DateValue | DateShift | Lookup | Aggregate | Arithmetic
 
 
 # ---- conditions -------------------------------------------------------------------
@@ -140,6 +183,31 @@ class Validity:
 
 
 @dataclass(frozen=True)
+class LineQuantifier:
+    """``any other line where ...`` / ``no earlier line where ...``: whether some line of
+    the scope makes the condition true (a line for which it is unknown does not count)."""
+
+    quantifier: str  # any or no ("all" is refused by the checker)
+    scope: str  # other or earlier
+    condition: "Condition"
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """``line.service_date is 1 to 90 days after earlier.service_date``: both ends included.
+    ``calendar months`` count months by the calendar, whatever the day of the month."""
+
+    subject: Expr
+    low: int | float
+    high: int | float
+    unit: str  # days, months, years or "calendar months" (singular forms as written)
+    direction: str  # after or before
+    reference: Expr
+    pos: Pos
+
+
+@dataclass(frozen=True)
 class AllOf:
     items: tuple["Condition", ...]
     pos: Pos
@@ -157,7 +225,8 @@ class Not:
     pos: Pos
 
 
-Condition = Comparison | Presence | Membership | Quantified | Validity | AllOf | AnyOf | Not
+Condition = (Comparison | Presence | Membership | Quantified | Validity | LineQuantifier | DateWindow
+             | AllOf | AnyOf | Not)
 
 
 # ---- checks and actions --------------------------------------------------------------
@@ -176,6 +245,7 @@ class RequireUnbundled:
     table_pos: Pos
     bypass: CodeList | None
     pos: Pos
+    across_claims: bool = False  # the patient's earlier claims by the billing provider too
 
 
 @dataclass(frozen=True)
@@ -185,6 +255,7 @@ class RequireUnits:
     table: str
     table_pos: Pos
     pos: Pos
+    across_claims: bool = False  # units on the patient's earlier claims of the date count too
 
 
 @dataclass(frozen=True)
@@ -339,11 +410,22 @@ def walk(node):
 
 
 def names_read(rule: Rule) -> set[str]:
-    """The value sets and tables a rule reads: after ``in``, ``counting``, ``per`` and ``within``."""
+    """The value sets and tables a rule reads: after ``in``, ``counting``, ``per`` and
+    ``within``, and in lookups."""
     found: set[str] = set()
     for node in walk(rule):
         if isinstance(node, SetName):
             found.add(node.name)
-        elif isinstance(node, (RequireUnbundled, RequireUnits)):
+        elif isinstance(node, (RequireUnbundled, RequireUnits, Lookup)):
             found.add(node.table)
     return found
+
+
+def reads_history(rule: Rule) -> bool:
+    """Whether checking the rule needs the claim history: a frequency or duplicate check,
+    a check across claims, or a quantifier or aggregate over earlier lines."""
+    check = rule.check
+    if isinstance(check, HISTORY_CHECKS) or getattr(check, "across_claims", False):
+        return True
+    return any(isinstance(node, (LineQuantifier, Aggregate)) and node.scope == "earlier"
+               for node in walk(rule))

@@ -81,9 +81,21 @@ def _describe(name: str) -> str:
     return name.lower()
 
 
+#: the tokens a value starts with: said together, as one thing the rule writer can put there
+_VALUE_STARTS = {"CLAIM", "LINE", "PATIENT", "PARAM", "OTHER", "EARLIER", "COUNT", "SUM", "NAME",
+                 "NUMBER", "DATE", "STRING"}
+_A_VALUE = ("a value (a field like patient.sex, a number, a date, a text in quotes, "
+            "a table lookup, or a count or sum of lines)")
+
+
 def _expected(names) -> str:
+    names = set(names)
+    words = set()
+    if {"CLAIM", "LINE", "PATIENT", "NUMBER"} <= names:
+        names -= _VALUE_STARTS
+        words.add(_A_VALUE)
     # what usually ends a rule comes first, so a cut list never hides it
-    words = sorted({_describe(n) for n in names}, key=lambda w: (w != "'else'", w))
+    words = sorted(words | {_describe(n) for n in names}, key=lambda w: (w != "'else'", w))
     if len(words) > 6:
         words = words[:6] + ["..."]
     return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
@@ -113,6 +125,9 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnost
         else:
             message = f"unexpected '{token}'"
         expected = set(error.expected)
+    if "ACROSS" in expected and not any(word in " ".join(text.splitlines()[max(0, line - 4):line])
+                                        for word in ("bundled", "within")):
+        expected.discard("ACROSS")  # LALR shares lookaheads: only a table check ends with it
     hint = _hint_for(expected, error)
     token = getattr(error, "token", None)
     if token is not None and token == "=" and text[token.start_pos - 1:token.start_pos] == "=":
@@ -165,7 +180,7 @@ class _Builder(Transformer):
 
     # sets and literals
     def code(self, meta, c):
-        return ast.Code(str(c[0]), self._tpos(c[0]))
+        return ast.Code(str(c[0]), self._tpos(c[0]), exact=len(c) > 1)
 
     def code_range(self, meta, c):
         return ast.CodeSpan(ast.Code(str(c[0]), self._tpos(c[0])),
@@ -184,6 +199,29 @@ class _Builder(Transformer):
     def field(self, meta, c):
         name = c[-1].children[0] if hasattr(c[-1], "children") else c[-1]
         return ast.Field(str(c[0].children[0]), str(name), self._pos(meta))
+
+    def lookup(self, meta, c):
+        table, *rest = c
+        column = rest[-1].children[0] if hasattr(rest[-1], "children") else rest[-1]
+        key = rest[0] if len(rest) == 2 else None
+        return ast.Lookup(str(table), self._tpos(table), key, str(column),
+                          self._tpos(column), self._pos(meta))
+
+    def line_set(self, meta, c):
+        return str(c[0]), self._pos(meta)
+
+    def aggregate(self, meta, c):
+        first, *rest = c
+        condition = rest[0] if rest else None
+        if isinstance(first, ast.Field):  # sum of other.units
+            return ast.Aggregate("sum", first.root, first, condition, self._pos(meta))
+        return ast.Aggregate("count", first[0], None, condition, self._pos(meta))
+
+    def arithmetic(self, meta, c):
+        expr = c[0]
+        for i in range(1, len(c), 2):
+            expr = ast.Arithmetic(expr, str(c[i].children[0]), c[i + 1], self._pos(meta))
+        return expr
 
     def number(self, meta, c):
         text = str(c[0])
@@ -215,6 +253,17 @@ class _Builder(Transformer):
 
     def quantified(self, meta, c):
         return ast.Quantified(str(c[0].children[0]), c[1], c[2], self._pos(meta))
+
+    def line_quantifier(self, meta, c):
+        quantifier, (scope, _), condition = c
+        return ast.LineQuantifier(str(quantifier.children[0]), scope, condition, self._pos(meta))
+
+    def date_window(self, meta, c):
+        subject, low, high, unit, direction, reference = c
+        words = [str(t) for t in unit.children]
+        unit = " ".join(words) if words[0] == "calendar" else str(unit.children[0].children[0])
+        return ast.DateWindow(subject, _number(low), _number(high), unit,
+                              str(direction.children[0]), reference, self._pos(meta))
 
     def validity(self, meta, c):
         return ast.Validity(c[0], len(c) == 1, self._pos(meta))
@@ -286,14 +335,19 @@ class _Builder(Transformer):
         return ast.Require(c[0], self._pos(meta))
 
     def require_unbundled(self, meta, c):
-        return ast.RequireUnbundled(str(c[0]), self._tpos(c[0]), c[1] if len(c) > 1 else None,
-                                    self._pos(meta))
+        across = c[-1] is _ACROSS
+        parts = c[:-1] if across else c
+        return ast.RequireUnbundled(str(parts[0]), self._tpos(parts[0]),
+                                    parts[1] if len(parts) > 1 else None, self._pos(meta), across)
 
     def bypass(self, meta, c):
         return c[0]
 
+    def across(self, meta, c):
+        return _ACROSS
+
     def require_units(self, meta, c):
-        return ast.RequireUnits(str(c[0]), self._tpos(c[0]), self._pos(meta))
+        return ast.RequireUnits(str(c[0]), self._tpos(c[0]), self._pos(meta), c[-1] is _ACROSS)
 
     def require_frequency(self, meta, c):
         limit, (amount, unit), *counting = c
@@ -348,6 +402,14 @@ class _Builder(Transformer):
         return ast.Rule(id=str(rule_id), title=_text(title), pos=self._tpos(rule_id),
                         check=check, action=action, headers=tuple(headers), override=override,
                         **fields)
+
+
+_ACROSS = object()  # "across claims" as the builder hands it to the check it ends
+
+
+def _number(token: Token) -> int | float:
+    number = float(token)
+    return int(number) if number.is_integer() else number
 
 
 def parse_date(text: str) -> date | None:

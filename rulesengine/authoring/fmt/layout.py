@@ -10,7 +10,9 @@ The layout is the one docs/language.md and the bundled packs use:
   re-escaped (only ``\\"`` and ``\\\\`` are escapes);
 * a condition wider than WIDTH columns is broken before each ``and``/``or`` of its top
   level, one operand a line, indented two more; parentheses only where the meaning needs
-  them, plus around an ``and`` inside an ``or`` so nobody has to remember precedence;
+  them, plus around an ``and`` inside an ``or``, and around a quantifier over lines that is
+  an operand of ``and``, ``or`` or ``not``, so nobody has to remember precedence or how far
+  a ``where`` reaches;
 * code lists and table columns are filled to WIDTH, continuation lines aligned after
   ``{`` (or ``columns``); a line break you write between two entries is kept. A value set
   whose first code is on the line after ``{`` keeps its lines of codes as written,
@@ -30,9 +32,10 @@ from .comments import CommentedTokens, first_token, is_exploded, last_token
 from .document import BLANK, HARD, LINE, Align, Fill, Group, Nest, Own, Trail
 
 _CLAUSE_ORDER = {"category": 0, "citation": 1, "effective": 2, "guard": 3}
-_TIGHT = {"field", "code_range"}  # written without spaces: claim.plan, 70551..70553
-_CONDITIONS = {"any_of", "all_of", "negation", "not_condition", "comparison", "presence",
-               "membership", "quantified"}
+_TIGHT = {"field", "code_range", "lookup"}  # without spaces: claim.plan, 70551..70553, t[k].c
+_CONDITIONS = {"any_of", "all_of", "negation", "not_open", "not_closed", "comparison", "presence",
+               "membership", "quantified", "line_quantifier", "date_window"}
+_PARENTHESIZED = {"not_open", "not_closed"}  # a condition in parentheses, as the parser keeps it
 
 
 class RuleFileLayout(CommentedTokens):
@@ -85,6 +88,8 @@ class RuleFileLayout(CommentedTokens):
             return [self.part(child) for child in node.children]
         if node.data == "code_list":
             return self.code_list(node, explode=False)
+        if node.data == "aggregate":
+            return self.aggregate(node)
         if node.data in _CONDITIONS:
             return self.condition(node, "top")
         return self.words(node)
@@ -139,6 +144,16 @@ class RuleFileLayout(CommentedTokens):
         if not after and len(before) <= 1 and all(isinstance(c, Trail) for c in before):
             return [text, *before]
         return [*before, text, *after]
+
+    def aggregate(self, node) -> list:
+        """``count of other lines where (...)``: its condition tight inside the parentheses."""
+        children = list(node.children)
+        if len(children) < 4:  # no where
+            return self.words(node)
+        opening, closing = children[-3], children[-1]
+        head = self.words(Tree("head", children[:-3]))
+        body = self.condition(children[-2], "top")
+        return [head, " ", self.tok(opening), Nest(body), *self.close([], closing, ")")]
 
     # -- code lists and table columns
     def code_list(self, node, explode: bool) -> list:
@@ -205,7 +220,8 @@ class RuleFileLayout(CommentedTokens):
         kind = node.data
         needs = ((context == "not" and kind in ("any_of", "all_of"))
                  or (context == "and" and kind == "any_of")
-                 or (context == "or" and kind == "all_of"))
+                 or (context == "or" and kind == "all_of")
+                 or (context != "top" and kind == "line_quantifier"))
         opening = (self.tok(opens.pop()) if opens else "(") if needs else ""
         moved = self.take_trailing(last_token(node)) if needs else []
         if kind in ("any_of", "all_of"):
@@ -262,7 +278,7 @@ class RuleFileLayout(CommentedTokens):
 def _unwrap(condition):
     """A condition without its parentheses, and those: (inner, opening ones, closing ones)."""
     opens, closes = [], []
-    while isinstance(condition, Tree) and condition.data == "not_condition":  # ( condition )
+    while isinstance(condition, Tree) and condition.data in _PARENTHESIZED:  # ( condition )
         opens.append(condition.children[0])
         closes.insert(0, condition.children[2])
         condition = condition.children[1]
