@@ -98,6 +98,13 @@ class CodeRange:
         return len(code) == len(self.low) and self.low <= code <= self.high
 
 
+@dataclass(frozen=True)
+class Only:
+    """An ICD-10-CM entry written ``J18 only``: the code itself, not the codes below it."""
+
+    code: str
+
+
 class CodeSet:
     """A typed set of codes, patterns and ranges, built once and asked many times.
 
@@ -105,14 +112,16 @@ class CodeSet:
     same few thousand codes pays for the pattern search once per code.
     """
 
-    __slots__ = ("kind", "exact", "prefixes", "ranges", "_memo")
+    __slots__ = ("kind", "exact", "only", "prefixes", "ranges", "_memo")
 
-    def __init__(self, kind: str, items: list[str | CodeRange]):
+    def __init__(self, kind: str, items: list[str | CodeRange | Only]):
         self.kind = kind
-        exact, prefixes, ranges = set(), [], []
+        exact, only, prefixes, ranges = set(), set(), [], []
         for item in items:
             if isinstance(item, CodeRange):
                 ranges.append(item)
+            elif isinstance(item, Only):
+                only.add(item.code.replace(".", ""))
             elif kind == "icd10":
                 # hierarchy: an entry covers itself and all codes below it
                 exact.add(item.rstrip("*").replace(".", ""))
@@ -121,6 +130,7 @@ class CodeSet:
             else:
                 exact.add(item)
         self.exact = frozenset(exact)
+        self.only = frozenset(only)
         self.prefixes = tuple(prefixes)
         self.ranges = tuple(ranges)
         self._memo: dict[str, bool] = {}
@@ -138,7 +148,7 @@ class CodeSet:
     def _match(self, code: str) -> bool:
         if self.kind == "icd10":
             parts = icd10_ancestors(code)
-            return any(p in self.exact for p in parts) or any(
+            return parts[-1] in self.only or any(p in self.exact for p in parts) or any(
                 p in r for r in self.ranges for p in parts
             )
         return (

@@ -30,6 +30,7 @@ class TableData:
     rows: tuple[tuple, ...]  # values in the order of ``columns``
     date_from: int | None  # index of the column holding a row's first day in force
     date_through: int | None  # index of the column holding its last day (inclusive)
+    kinds: tuple[str, ...] = ()  # each column's declared type (hcpcs, integer, date...)
 
     def index(self, column: str) -> int:
         return self.columns.index(column)

@@ -15,28 +15,9 @@ from rulesengine.language import ast
 from rulesengine.language.checker import bypass_modifiers
 
 from .conditions import SetBuilder
+from .context import ClaimContext
 from .history import window_start
-
-
-def _rows_by_key(table, key) -> dict:
-    """Rows grouped by key, each group ordered so the first row in force on a date is the
-    one that governs it: the latest to take effect, the later in the file on a tie."""
-    start_at = table.date_from
-    groups: dict = {}
-    for row in table.rows:
-        groups.setdefault(key(row), []).append(row)
-    for k, rows in groups.items():
-        if start_at is not None:
-            rows.sort(key=lambda r: r[start_at] or date.min)
-        groups[k] = tuple(reversed(rows))
-    return groups
-
-
-def _dated(table, groups: dict, *columns) -> dict:
-    """Each group's rows as (first day, last day, the columns asked for), in the same order."""
-    start, end = table.date_from, table.date_through
-    return {k: tuple((r[start] if start is not None else None, r[end] if end is not None else None,
-                      *(r[c] for c in columns)) for r in rows) for k, rows in groups.items()}
+from .relations import dated, rows_by_key
 
 
 class PairIndex:
@@ -46,61 +27,98 @@ class PairIndex:
         self.table = table
         c1, c2 = table.index("column1"), table.index("column2")
         self.indicator = table.index("modifier_indicator")
-        by_pair = _dated(table, _rows_by_key(table, lambda r: (r[c2], r[c1])), self.indicator)
+        by_pair = dated(table, rows_by_key(table, lambda r: (r[c2], r[c1])), self.indicator)
         self.pairs: dict[str, dict[str, tuple]] = {}
         for (col2, col1), rows in by_pair.items():
             self.pairs.setdefault(col2, {})[col1] = rows
         self.column2_codes = frozenset(self.pairs)
         self.bypass = frozenset(bypass_modifiers(check))
+        self.across = check.across_claims
 
-    def violation(self, claim: Claim, line: Line):
+    def violation(self, claim: Claim, line: Line, x: ClaimContext):
         column1 = self.pairs[line.procedure]
         day = line.service_date
-        for other in claim.lines:
-            if other is line or other.service_date != day:
-                continue
-            rows = column1.get(other.procedure)
-            if rows is None:
-                continue
-            for start, end, indicator in rows:  # the first row in force governs
-                if (start is None or day >= start) and (end is None or day <= end):
-                    break
-            else:
-                continue
-            if indicator == 9:
-                continue
-            if indicator == 1 and not self.bypass.isdisjoint(line.modifiers):
-                continue
-            return {"column1": other.procedure, "column1_line": other.line_number,
-                    "modifier_indicator": indicator}
+        same_day = x.group("other", ("service_date",)).get((day,), ())
+        if len(same_day) > len(column1):  # fewer column-one codes than lines: look them up
+            by_code = x.group("other", ("service_date", "procedure"))
+            same_day = sorted((o for code in column1 for o in by_code.get((day, code), ())),
+                              key=x.position)
+        others = [o for o in same_day if o is not line]  # in claim order: the first is the evidence
+        if self.across:
+            others += same_provider(claim, day, x)
+        for other in others:
+            indicator = self._bundles(column1, other.procedure, day, line)
+            if indicator is not None:
+                found = {"column1": other.procedure, "column1_line": other.line_number,
+                         "modifier_indicator": indicator}
+                if self.across:
+                    found["column1_claim"] = getattr(other, "claim_id", None)
+                return found
         return None
+
+    def _bundles(self, column1: dict, procedure, day, line):
+        """The modifier indicator of the pair in force that denies the line (0 or 1); None
+        when no pair applies, the pair is not applied (9) or a modifier bypasses it."""
+        rows = column1.get(procedure)
+        if rows is None:
+            return None
+        for start, end, indicator in rows:  # the first row in force governs
+            if (start is None or day >= start) and (end is None or day <= end):
+                break
+        else:
+            return None
+        if indicator == 9 or (indicator == 1 and not self.bypass.isdisjoint(line.modifiers)):
+            return None
+        return indicator
 
 
 class UnitIndex:
     """Medically unlikely edits: code -> rows (limit, adjudication indicator)."""
 
-    def __init__(self, table):
+    def __init__(self, table, check: ast.RequireUnits):
         self.table = table
         code = table.index("code")
         self.limit, self.mai = table.index("limit"), table.index("adjudication")
-        self.rows = _dated(table, _rows_by_key(table, lambda r: r[code]), self.limit, self.mai)
+        self.rows = dated(table, rows_by_key(table, lambda r: r[code]), self.limit, self.mai)
         self.codes = frozenset(self.rows)
+        self.across = check.across_claims
 
-    def violation(self, claim: Claim, line: Line):
+    def violation(self, claim: Claim, line: Line, x: ClaimContext):
         day = line.service_date
         for start, end, limit, mai in self.rows[line.procedure]:  # the first row in force governs
             if (start is None or day >= start) and (end is None or day <= end):
                 break
         else:
             return None
+        earlier = 0
         if mai == 2 or mai == 3:  # a date-of-service edit: all lines of the code on the date
-            billed = sum(o.units for o in claim.lines
-                         if o.procedure == line.procedure and o.service_date == line.service_date)
+            key = (day, line.procedure)
+            billed = x.memo.get(("units", key))
+            if billed is None:
+                billed = x.memo[("units", key)] = sum(
+                    o.units for o in x.group("other", ("service_date", "procedure")).get(key, ()))
+            if self.across:
+                earlier = sum(h.units or 0 for h in same_provider(claim, day, x)
+                              if h.procedure == line.procedure)
+                billed += earlier
         else:
             billed = line.units
         if billed > limit:
-            return {"limit": limit, "units_billed": billed, "adjudication": mai}
+            found = {"limit": limit, "units_billed": billed, "adjudication": mai}
+            if self.across:
+                found["earlier_units"] = earlier
+            return found
         return None
+
+
+def same_provider(claim: Claim, day, x: ClaimContext) -> list:
+    """The patient's recorded lines of other claims on ``day`` by this claim's billing
+    provider, in claim id and line order (what a check across claims adds)."""
+    npi = claim.billing_npi
+    if not npi:
+        return []
+    found = [h for h in x.group("earlier", ("service_date",)).get((day,), ()) if h.billing_npi == npi]
+    return sorted(found, key=lambda h: (h.claim_id, h.line_number or 0))
 
 
 # ---- history checks -------------------------------------------------------------------------
@@ -115,7 +133,8 @@ class FrequencyLimit:
         self.codes = (tuple(sorted(sets.build(check.counting, "hcpcs").exact_codes()))
                       if check.counting is not None else None)
 
-    def violation(self, claim: Claim, line: Line, history):
+    def violation(self, claim: Claim, line: Line, x: ClaimContext):
+        history = x.history
         procedure, day = line.procedure, line.service_date
         if procedure is None:
             return None
@@ -126,20 +145,18 @@ class FrequencyLimit:
             for code in codes:
                 prior.extend(h.service_date for h in history.lines_for(claim.member_id, code)
                              if start <= h.service_date <= day and h.claim_id != claim.claim_id)
-        for other in claim.lines:  # this claim's lines before this one, by date then order
-            if other is line:
-                break
-            if other.procedure in codes and start <= other.service_date <= day:
-                prior.append(other.service_date)
-        for other in claim.lines[claim.lines.index(line) + 1:]:
-            if other.procedure in codes and start <= other.service_date < day:
-                prior.append(other.service_date)
+        here, by_code = (day, x.position(line)), x.group("other", ("procedure",))
+        for code in codes:  # this claim's lines before this one, by date then claim order
+            for other in by_code.get((code,), ()):
+                if start <= other.service_date and (other.service_date, x.position(other)) < here:
+                    prior.append(other.service_date)
         if len(prior) + 1 > self.limit:
             return {"limit": self.limit, "period": self.period, "prior_dates": tuple(sorted(prior))}
         return None
 
 
-def duplicate(claim: Claim, line: Line, history):
+def duplicate(claim: Claim, line: Line, x: ClaimContext):
+    history = x.history
     npi = claim.billing_npi
     if not (line.procedure and claim.member_id and npi):
         return None

@@ -21,6 +21,7 @@ from rulesengine.language.windows import dates_in_force
 from .checked import CheckedPack
 from .checks import FrequencyLimit, PairIndex, UnitIndex, duplicate
 from .conditions import MEMO_LIMIT, SetBuilder, compile_test
+from .context import ClaimContext
 from .history import HistoryRequired
 from .results import Finding
 from .runtime import RuleFacts, fields_named, sort_findings, version_key
@@ -49,7 +50,7 @@ class Evaluator:
             else:
                 compiled = _ClaimRule(rule, facts[version_key(rule)], self._sets)
                 self.claim_rules.extend(_by_stretch(compiled, rule))
-        reading = [r for r in checked.rules if isinstance(r.check, ast.HISTORY_CHECKS)]
+        reading = [r for r in checked.rules if ast.reads_history(r)]
         #: the rules that read the claim history, which checking must then be given
         self.history_rules = tuple(dict.fromkeys(r.id for r in reading))
         self._history_pack = facts[version_key(reading[0])].pack if reading else None
@@ -98,10 +99,11 @@ class Evaluator:
     def _decide(self, claim: Claim, key: tuple) -> tuple:
         """For this combination of key fields: the claim rules whose keyed guard holds, and
         the line rules whose keyed guard does not (they are skipped)."""
+        x = ClaimContext(claim)
         claim_rules = tuple(r for r in self.claim_rules
-                            if r.keyed is None or r.keyed(claim, None) is True)
+                            if r.keyed is None or r.keyed(claim, None, x) is True)
         blocked = frozenset(r for r in self.line_rules
-                            if r.keyed is not None and r.keyed(claim, None) is not True)
+                            if r.keyed is not None and r.keyed(claim, None, x) is not True)
         entry = (claim_rules, blocked)
         if len(self._by_key) < _KEY_LIMIT:
             self._by_key[key] = entry
@@ -116,8 +118,9 @@ class Evaluator:
         if entry is None:
             entry = self._decide(claim, key)
         claim_rules, blocked = entry
+        x = ClaimContext(claim, history)
         for rule in claim_rules:
-            rule.run(claim, found)
+            rule.run(claim, found, x)
         claim_level_done = None
         by_code = self._by_code
         for line in claim.lines:
@@ -127,7 +130,7 @@ class Evaluator:
             for rule in rules:
                 if rule in blocked:
                     continue
-                extras = rule.violation(claim, line, history)
+                extras = rule.violation(claim, line, x)
                 if extras is None:
                     continue
                 if rule.claim_scope:
@@ -147,7 +150,8 @@ def _split_guard(guard, sets) -> tuple:
     if guard is None:
         return None, None
     parts = list(guard.items) if isinstance(guard, ast.AllOf) else [guard]
-    keyed = [p for p in parts if all(f in _KEY_FIELDS for f in fields_named(p))]
+    keyed = [p for p in parts
+             if not ast.relational(p) and all(f in _KEY_FIELDS for f in fields_named(p))]
     rest = [p for p in parts if p not in keyed]
 
     def join(items):
@@ -186,19 +190,19 @@ class _ClaimRule:
         self.keyed, self.guard = _split_guard(rule.guard, sets)
         self.require = compile_test(rule.check.condition, sets)
 
-    def run(self, claim: Claim, found: list) -> None:
+    def run(self, claim: Claim, found: list, x: ClaimContext) -> None:
         day = claim.first_service_date
         if (self.start and day < self.start) or (self.end and day > self.end):
             return
-        if self.guard is not None and self.guard(claim, None) is not True:
+        if self.guard is not None and self.guard(claim, None, x) is not True:
             return
-        if self.require(claim, None) is False:
+        if self.require(claim, None, x) is False:
             found.append(self.facts.finding(claim, None))
 
 
 class _LineRule:
     __slots__ = ("facts", "start", "end", "keyed", "guard", "where", "triggers", "check", "test",
-                 "claim_scope", "uses_history")
+                 "claim_scope")
 
     def __init__(self, rule: ast.Rule, facts: RuleFacts, checked: CheckedPack, sets: SetBuilder):
         self.facts = facts
@@ -209,7 +213,6 @@ class _LineRule:
         self.where = compile_test(rest, sets) if rest is not None else None
         check = rule.check
         self.test = self.check = None
-        self.uses_history = isinstance(check, ast.HISTORY_CHECKS)
         if isinstance(check, ast.Require):
             self.test = compile_test(check.condition, sets)
         elif isinstance(check, ast.RequireFrequency):
@@ -221,7 +224,7 @@ class _LineRule:
             triggers.append(pairs.column2_codes)
             self.check = pairs.violation
         else:
-            limits = UnitIndex(checked.tables[check.table])
+            limits = UnitIndex(checked.tables[check.table], check)
             triggers.append(limits.codes)
             self.check = limits.violation
         self.triggers = tuple(triggers)
@@ -229,32 +232,38 @@ class _LineRule:
     def applies_to(self, procedure: str | None) -> bool:
         return all(procedure in t for t in self.triggers)
 
-    def violation(self, claim: Claim, line: Line, history=None) -> dict | None:
+    def violation(self, claim: Claim, line: Line, x: ClaimContext) -> dict | None:
         day = line.service_date
         if (self.start and day < self.start) or (self.end and day > self.end):
             return None
-        if self.guard is not None and self.guard(claim, None) is not True:
+        if self.guard is not None and self.guard(claim, None, x) is not True:
             return None
-        if self.where is not None and self.where(claim, line) is not True:
+        if self.where is not None and self.where(claim, line, x) is not True:
             return None
         if self.test is not None:  # a plain requirement, tested here: one call less per line
-            return _NO_EXTRAS if self.test(claim, line) is False else None
-        if self.uses_history:
-            return self.check(claim, line, history)
-        return self.check(claim, line)
+            return _NO_EXTRAS if self.test(claim, line, x) is False else None
+        return self.check(claim, line, x)
 
 
 _NO_EXTRAS: dict = {}
 
 
 def _split_trigger(where, sets) -> tuple[list, object]:
-    """Lift ``line.procedure in SET`` out of a where clause: it becomes an index key."""
+    """Lift ``line.procedure in SET`` out of a where clause: it becomes an index key. A
+    column of a table (``line.procedure in addon_codes.addon``) is a key too, by every code
+    the column ever holds; the test stays in the clause for the rows' dates."""
     if where is None:
         return [], None
     parts = list(where.items) if isinstance(where, ast.AllOf) else [where]
     for i, part in enumerate(parts):
         if (isinstance(part, ast.Membership) and not part.negated
                 and isinstance(part.expr, ast.Field) and part.expr.path == "line.procedure"):
+            if isinstance(part.set, ast.Lookup):
+                if part.set.key is not None:
+                    continue
+                table = sets.checked.tables[part.set.table]
+                column = table.index(part.set.column)
+                return [frozenset(r[column] for r in table.rows)], where
             rest = parts[:i] + parts[i + 1:]
             if not rest:
                 return [sets.build(part.set, "hcpcs")], None

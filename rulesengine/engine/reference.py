@@ -4,6 +4,9 @@ It walks the syntax tree for every claim, scans tables row by row and matches co
 reading the written code lists, with no index, cache or precomputation. It is slow on
 purpose; the compiled evaluator must give exactly its findings (tests check this on a
 generated corpus).
+
+Inside a quantifier or an aggregate over lines, ``env`` says what ``other`` or ``earlier``
+stands for (the line met) and holds the claim history the earlier lines come from.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from rulesengine.codes.validity import combine, is_valid
 from rulesengine.language import ast
 from rulesengine.language.checker import bypass_modifiers
 from rulesengine.language.dates import shift
-from rulesengine.language.fields import FIELDS
+from rulesengine.language.fields import EARLIER_FIELDS, FIELDS
 
 from .checked import CheckedPack
-from .history import HistoryRequired, window_start
+from .history import HistoryLine, HistoryRequired, window_start
 from .results import Finding
 from .runtime import RuleFacts, sort_findings, version_key
 
@@ -28,7 +31,7 @@ def evaluate(checked: CheckedPack, facts: dict[tuple, RuleFacts], claim: Claim,
              history=None) -> tuple[Finding, ...]:
     """The findings of every rule; ``history`` (see ``history.History``) is required when a
     rule reads it."""
-    needing = [r for r in checked.rules if isinstance(r.check, ast.HISTORY_CHECKS)]
+    needing = [r for r in checked.rules if ast.reads_history(r)]
     if needing and history is None:
         raise HistoryRequired(facts[version_key(needing[0])].pack,
                               list(dict.fromkeys(r.id for r in needing)))
@@ -44,9 +47,10 @@ def evaluate(checked: CheckedPack, facts: dict[tuple, RuleFacts], claim: Claim,
 
 def _apply(checked, facts, versions, claim, history):
     """One rule's findings: on each date of service, those of the version in force then."""
+    env = {"history": history}
     rule = in_force([v for v in versions if not v.per_line], claim.first_service_date)
-    if (rule is not None and (rule.guard is None or truth(checked, rule.guard, claim, None) is True)
-            and truth(checked, rule.check.condition, claim, None) is False):
+    if (rule is not None and (rule.guard is None or truth(checked, rule.guard, claim, None, env) is True)
+            and truth(checked, rule.check.condition, claim, None, env) is False):
         yield facts[version_key(rule)].finding(claim, None)
     per_line = [v for v in versions if v.per_line]
     claim_level_fired = False
@@ -54,9 +58,9 @@ def _apply(checked, facts, versions, claim, history):
         rule = in_force(per_line, line.service_date)
         if rule is None:
             continue
-        if rule.guard is not None and truth(checked, rule.guard, claim, None) is not True:
+        if rule.guard is not None and truth(checked, rule.guard, claim, None, env) is not True:
             continue
-        if rule.where is not None and truth(checked, rule.where, claim, line) is not True:
+        if rule.where is not None and truth(checked, rule.where, claim, line, env) is not True:
             continue
         extras = _violation(checked, rule.check, claim, line, history)
         if extras is None:
@@ -90,14 +94,15 @@ def within(start: ast.DateValue | None, end: ast.DateValue | None, day: date) ->
 def _violation(checked, check, claim, line, history) -> dict | None:
     """None when the line passes the check, else the extra values its message may show."""
     if isinstance(check, ast.Require):
-        return {} if truth(checked, check.condition, claim, line) is False else None
+        env = {"history": history}
+        return {} if truth(checked, check.condition, claim, line, env) is False else None
     if isinstance(check, ast.RequireUnbundled):
-        return bundled(checked, check, claim, line)
+        return bundled(checked, check, claim, line, history)
     if isinstance(check, ast.RequireFrequency):
         return over_frequency(checked, check, claim, line, history)
     if isinstance(check, ast.RequireNoDuplicate):
         return duplicate(claim, line, history)
-    return over_units(checked, check, claim, line)
+    return over_units(checked, check, claim, line, history)
 
 
 # ---- history checks -----------------------------------------------------------------------
@@ -180,75 +185,124 @@ def row_in_force(table, matches, day):
     return best
 
 
-def bundled(checked, check: ast.RequireUnbundled, claim: Claim, line: Line):
+def same_provider_lines(claim: Claim, day: date, history) -> list[HistoryLine]:
+    """The recorded lines of the patient's other claims on ``day`` by this claim's billing
+    provider, in claim id and line order: what a check ``across claims`` adds. None
+    without a member id or a billing NPI to match them by."""
+    if not (claim.member_id and claim.billing_npi):
+        return []
+    found = [h for h in history.member_lines(claim.member_id)
+             if h.claim_id != claim.claim_id and h.service_date == day and h.billing_npi == claim.billing_npi]
+    return sorted(found, key=lambda h: (h.claim_id, h.line_number or 0))
+
+
+def bundled(checked, check: ast.RequireUnbundled, claim: Claim, line: Line, history=None):
+    """The line is a column-two code with a column-one code on the same date: on this claim
+    (first in claim order) or, across claims, on another claim of the same billing provider."""
     table = checked.tables[check.table]
     c1, c2, mi = table.index("column1"), table.index("column2"), table.index("modifier_indicator")
     bypass = bypass_modifiers(check)
-    for other in claim.lines:
-        if other is line or other.service_date != line.service_date or not other.procedure:
-            continue
-        row = row_in_force(table, lambda r: r[c1] == other.procedure and r[c2] == line.procedure,
+    others = [(o.procedure, o.line_number, None) for o in claim.lines
+              if o is not line and o.service_date == line.service_date and o.procedure]
+    if check.across_claims:
+        others += [(h.procedure, h.line_number, h.claim_id)
+                   for h in same_provider_lines(claim, line.service_date, history)]
+    for procedure, number, claim_id in others:
+        row = row_in_force(table, lambda r: r[c1] == procedure and r[c2] == line.procedure,
                             line.service_date)
         if row is None or row[mi] == 9:
             continue
         if row[mi] == 1 and any(m in bypass for m in line.modifiers):
             continue
-        return {"column1": other.procedure, "column1_line": other.line_number,
-                "modifier_indicator": row[mi]}
+        found = {"column1": procedure, "column1_line": number, "modifier_indicator": row[mi]}
+        if check.across_claims:
+            found["column1_claim"] = claim_id
+        return found
     return None
 
 
-def over_units(checked, check: ast.RequireUnits, claim: Claim, line: Line):
+def over_units(checked, check: ast.RequireUnits, claim: Claim, line: Line, history=None):
+    """More units than the MUE in force: the line's own (adjudication indicator 1), or every
+    line of the code on the date (2 and 3), across claims those of the same billing provider
+    too; an earlier line whose units the history does not know counts none."""
     table = checked.tables[check.table]
     code, limit, mai = table.index("code"), table.index("limit"), table.index("adjudication")
     row = row_in_force(table, lambda r: r[code] == line.procedure, line.service_date)
     if row is None:
         return None
+    earlier = 0
     if row[mai] in (2, 3):
         billed = sum(o.units for o in claim.lines
                      if o.procedure == line.procedure and o.service_date == line.service_date)
+        if check.across_claims:
+            earlier = sum(h.units or 0 for h in same_provider_lines(claim, line.service_date, history)
+                          if h.procedure == line.procedure)
+            billed += earlier
     else:
         billed = line.units
     if billed > row[limit]:
-        return {"limit": row[limit], "units_billed": billed, "adjudication": row[mai]}
+        found = {"limit": row[limit], "units_billed": billed, "adjudication": row[mai]}
+        if check.across_claims:
+            found["earlier_units"] = earlier
+        return found
     return None
 
 
 # ---- conditions -------------------------------------------------------------------------
 
-def truth(checked, cond, claim, line):
+def truth(checked, cond, claim, line, env=None):
     """True, False, or None (unknown: the claim lacks a value the condition needs)."""
+    env = env or {}
     if isinstance(cond, ast.AllOf):
-        values = [truth(checked, c, claim, line) for c in cond.items]
+        values = [truth(checked, c, claim, line, env) for c in cond.items]
         return False if False in values else (None if None in values else True)
     if isinstance(cond, ast.AnyOf):
-        values = [truth(checked, c, claim, line) for c in cond.items]
+        values = [truth(checked, c, claim, line, env) for c in cond.items]
         return True if True in values else (None if None in values else False)
     if isinstance(cond, ast.Not):
-        got = truth(checked, cond.item, claim, line)
+        got = truth(checked, cond.item, claim, line, env)
         return None if got is None else not got
     if isinstance(cond, ast.Presence):
-        got = value(cond.expr, claim, line)
+        got = value(cond.expr, claim, line, env, checked)
         return (got not in (None, "", ())) == cond.present
     if isinstance(cond, ast.Comparison):
-        return _compare(value(cond.left, claim, line), cond.op, value(cond.right, claim, line))
+        left = value(cond.left, claim, line, env, checked)
+        right = value(cond.right, claim, line, env, checked)
+        if isinstance(left, tuple) and isinstance(right, tuple):  # lists: the same codes
+            return (set(left) == set(right)) == (cond.op == "=")
+        return _compare(left, cond.op, right)
     if isinstance(cond, ast.Membership):
-        got = value(cond.expr, claim, line)
+        got = value(cond.expr, claim, line, env, checked)
         if got is None:
             return None
-        inside = in_set(checked, cond.set, _kind(cond.expr), got)
+        if isinstance(cond.set, ast.Lookup):
+            rows = lookup_rows(checked, cond.set, claim, line, env)
+            if rows is None:
+                return None
+            column = checked.tables[cond.set.table].index(cond.set.column)
+            inside = got in {r[column] for r in rows if r[column] is not None}
+        else:
+            inside = in_set(checked, cond.set, _kind(cond.expr), got)
         return not inside if cond.negated else inside
+    if isinstance(cond, ast.LineQuantifier):
+        met = any(truth(checked, cond.condition, claim, line, {**env, cond.scope: met_line}) is True
+                  for met_line in scope_lines(cond.scope, claim, line, env))
+        return met if cond.quantifier == "any" else not met
+    if isinstance(cond, ast.DateWindow):
+        return in_window_of(value(cond.subject, claim, line, env, checked), cond,
+                            value(cond.reference, claim, line, env, checked))
     if isinstance(cond, ast.Validity):
-        kind = FIELDS[cond.field.path].type
-        day = line.service_date if line is not None else claim.first_service_date
-        got = value(cond.field, claim, line)
+        kind = FIELDS[cond.field.path].type if cond.field.root != "other" else FIELDS["line." + cond.field.name].type
+        scoped = env.get("other") if cond.field.root == "other" else line
+        day = scoped.service_date if scoped is not None else claim.first_service_date
+        got = value(cond.field, claim, line, env, checked)
         if cond.quantifier is not None:
             return combine(cond.quantifier, [_matches(is_valid(kind, v, day, checked.icd10), cond.valid)
                                              for v in got])
         return _matches(is_valid(kind, got, day, checked.icd10), cond.valid)
     if isinstance(cond, ast.Quantified):
-        kind = FIELDS[cond.field.path].type
-        hits = [in_set(checked, cond.set, kind, v) for v in value(cond.field, claim, line)]
+        kind = _kind(cond.field)
+        hits = [in_set(checked, cond.set, kind, v) for v in value(cond.field, claim, line, env, checked)]
         if cond.quantifier == "any":
             return any(hits)
         if cond.quantifier == "all":
@@ -279,20 +333,113 @@ def _compare(left, op, right):
 
 
 def _kind(expr) -> str:
-    return FIELDS[expr.path].type if isinstance(expr, ast.Field) else "text"
-
-
-def value(expr, claim, line):
     if isinstance(expr, ast.Field):
+        if expr.root == "other":
+            return FIELDS["line." + expr.name].type
+        return (EARLIER_FIELDS if expr.root == "earlier" else FIELDS)[expr.path].type
+    return "text"
+
+
+def value(expr, claim, line, env=None, checked=None):
+    env = env or {}
+    if isinstance(expr, ast.Field):
+        if expr.root == "other":
+            return FIELDS["line." + expr.name].get(claim, env["other"])
+        if expr.root == "earlier":
+            return EARLIER_FIELDS[expr.path].get(env["earlier"])
         return FIELDS[expr.path].get(claim, line)
     if isinstance(expr, (ast.Number, ast.Text)):
         return expr.value
     if isinstance(expr, ast.DateValue):
         return date.fromisoformat(expr.text)
     if isinstance(expr, ast.DateShift):
-        base = value(expr.operand, claim, line)
+        base = value(expr.operand, claim, line, env, checked)
         return None if base is None else shift(base, expr.amount, expr.unit)
+    if isinstance(expr, ast.Arithmetic):
+        left, right = value(expr.left, claim, line, env, checked), value(expr.right, claim, line, env, checked)
+        if left is None or right is None:
+            return None
+        return left + right if expr.op == "+" else left - right
+    if isinstance(expr, ast.Lookup):  # as a value: the row that governs
+        found = lookup(checked, expr, claim, line, env)
+        if found is None:
+            return None
+        table, matches, day = found
+        row = row_in_force(table, matches, day)
+        return None if row is None else row[table.index(expr.column)]
+    if isinstance(expr, ast.Aggregate):
+        return aggregate(checked, expr, claim, line, env)
     raise TypeError(f"not an expression: {expr!r}")
+
+
+# ---- relations: other lines, earlier lines, table rows ----------------------------------------
+
+def scope_lines(scope: str, claim: Claim, line, env) -> list:
+    """The lines ``other`` or ``earlier`` ranges over: the claim's lines but the one in
+    hand; the patient's recorded lines of other claims (none without a member id)."""
+    if scope == "other":
+        return [ln for ln in claim.lines if ln is not line]
+    if not claim.member_id:
+        return []
+    return [h for h in env["history"].member_lines(claim.member_id) if h.claim_id != claim.claim_id]
+
+
+def aggregate(checked, expr: ast.Aggregate, claim, line, env):
+    """A count of the lines for which the condition is true, or the sum of a field over
+    them (unknown when one of them lacks the field)."""
+    met = [m for m in scope_lines(expr.scope, claim, line, env)
+           if expr.condition is None
+           or truth(checked, expr.condition, claim, line, {**env, expr.scope: m}) is True]
+    if expr.function == "count":
+        return len(met)
+    values = [value(expr.field, claim, line, {**env, expr.scope: m}, checked) for m in met]
+    return None if None in values else sum(values)
+
+
+def lookup_day(expr: ast.Lookup, claim, line, env) -> date:
+    """The date of service whose rows a lookup reads: that of the line its key comes from
+    (this line, another line, an earlier line), else the line in hand's, else the claim's first."""
+    key = expr.key
+    if isinstance(key, ast.Field) and key.root in ast.SCOPES and env.get(key.root) is not None:
+        return env[key.root].service_date
+    return line.service_date if line is not None else claim.first_service_date
+
+
+def lookup(checked, expr: ast.Lookup, claim, line, env):
+    """(the table, which of its rows the lookup names, the date they must be in force on):
+    rows whose first column is the key, or every row when the lookup has no key; None
+    when the key has no value."""
+    table = checked.tables[expr.table]
+    day = lookup_day(expr, claim, line, env)
+    if expr.key is None:
+        return table, lambda r: True, day
+    key = value(expr.key, claim, line, env, checked)
+    if key is None:
+        return None
+    kind = table.kinds[0]
+    if kind not in ("integer", "number", "date", "text") and isinstance(key, str):
+        key = normalize(kind, key)
+    return table, lambda r: r[0] == key, day
+
+
+def lookup_rows(checked, expr: ast.Lookup, claim, line, env) -> list | None:
+    """The rows a lookup names that are in force (None when its key has no value)."""
+    found = lookup(checked, expr, claim, line, env)
+    if found is None:
+        return None
+    table, matches, day = found
+    return [r for r in table.rows if matches(r) and table.in_force(r, day)]
+
+
+def in_window_of(subject: date | None, window: ast.DateWindow, reference: date | None) -> bool | None:
+    """Whether ``subject`` is ``low`` to ``high`` units after (or before) ``reference``."""
+    if subject is None or reference is None:
+        return None
+    later, earlier = (subject, reference) if window.direction == "after" else (reference, subject)
+    if window.unit.startswith("calendar"):
+        months = (later.year * 12 + later.month) - (earlier.year * 12 + earlier.month)
+        return window.low <= months <= window.high
+    return shift(earlier, window.low, window.unit) <= later <= shift(earlier, window.high, window.unit)
 
 
 def in_set(checked, ref, kind: str, value: str) -> bool:
@@ -317,7 +464,10 @@ def _in_items(items, kind: str, value: str) -> bool:
             continue
         written = item.text if isinstance(item, ast.Code) else item.value
         entry = written if kind == "text" else normalize(kind, written)
-        if kind == "icd10":
+        if kind == "icd10" and isinstance(item, ast.Code) and item.exact:  # J18 only
+            if value.replace(".", "") == entry.replace(".", ""):
+                return True
+        elif kind == "icd10":
             stem = entry.rstrip("*").rstrip(".").replace(".", "")
             if value.replace(".", "").startswith(stem):
                 return True

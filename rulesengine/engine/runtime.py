@@ -24,29 +24,12 @@ from .results import Finding
 
 
 def fields_named(node) -> list[str]:
-    """The field paths a condition reads, in the order written, each once."""
+    """The claim, line and patient fields a condition reads, in the order written, each
+    once (``other.`` and ``earlier.`` fields name many lines, so they are not evidence)."""
     found: list[str] = []
-
-    def walk(n):
-        if isinstance(n, ast.Field):
-            if n.path not in found:
-                found.append(n.path)
-        elif isinstance(n, (ast.AllOf, ast.AnyOf)):
-            for item in n.items:
-                walk(item)
-        elif isinstance(n, ast.Not):
-            walk(n.item)
-        elif isinstance(n, ast.Comparison):
-            walk(n.left)
-            walk(n.right)
-        elif isinstance(n, (ast.Presence, ast.Membership)):
-            walk(n.expr)
-        elif isinstance(n, (ast.Quantified, ast.Validity)):
-            walk(n.field)
-        elif isinstance(n, ast.DateShift):
-            walk(n.operand)
-
-    walk(node)
+    for part in ast.walk(node):
+        if isinstance(part, ast.Field) and part.root not in ast.SCOPES and part.path not in found:
+            found.append(part.path)
     return found
 
 

@@ -421,6 +421,12 @@ def names_read(rule: Rule) -> set[str]:
     return found
 
 
+def relational(node) -> bool:
+    """Whether a condition looks beyond the claim's own fields: at other lines, earlier
+    lines or table rows (so it cannot be decided once for many claims alike)."""
+    return any(isinstance(part, (LineQuantifier, Aggregate, Lookup)) for part in walk(node))
+
+
 def reads_history(rule: Rule) -> bool:
     """Whether checking the rule needs the claim history: a frequency or duplicate check,
     a check across claims, or a quantifier or aggregate over earlier lines."""

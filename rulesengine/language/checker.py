@@ -48,11 +48,13 @@ TABLE_CHECK_COLUMNS = {
 #: placeholders a message may use besides fields, by check
 EXTRA_PLACEHOLDERS = {
     ast.Require: set(),
-    ast.RequireUnbundled: {"column1", "column1_line", "modifier_indicator", "column1_claim"},
-    ast.RequireUnits: {"limit", "units_billed", "adjudication", "earlier_units"},
+    ast.RequireUnbundled: {"column1", "column1_line", "modifier_indicator"},
+    ast.RequireUnits: {"limit", "units_billed", "adjudication"},
     ast.RequireFrequency: {"limit", "period", "prior_dates"},
     ast.RequireNoDuplicate: {"duplicate_claims", "prior_dates"},
 }
+#: and those a check "across claims" adds: the other claim; the units billed on earlier claims
+ACROSS_PLACEHOLDERS = {ast.RequireUnbundled: {"column1_claim"}, ast.RequireUnits: {"earlier_units"}}
 #: modifiers that bypass an NCCI edit with modifier indicator 1, unless a rule names its own
 DEFAULT_BYPASS = ("59", "XE", "XP", "XS", "XU")
 
@@ -222,6 +224,8 @@ class _Checker(ConditionChecker):
 
     def check_placeholders(self, rule: ast.Rule, message: ast.Text):
         extras = EXTRA_PLACEHOLDERS[type(rule.check)]
+        if getattr(rule.check, "across_claims", False):
+            extras = extras | ACROSS_PLACEHOLDERS[type(rule.check)]
         for match in PLACEHOLDER.finditer(message.value):
             name = match.group(1).strip()
             if name in extras:

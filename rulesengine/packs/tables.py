@@ -113,4 +113,4 @@ def load_table(decl: ast.Table, pack_dir: Path) -> tuple[TableData | None, list[
     names = tuple(c.name for c in decl.columns)
     pick = (lambda ref: names.index(ref.name) if ref is not None else None)
     return TableData(decl.name, names, tuple(rows), pick(decl.effective_from),
-                     pick(decl.effective_through)), problems
+                     pick(decl.effective_through), tuple(kinds)), problems
