@@ -114,8 +114,9 @@ def random_claims(count: int, seed: int, spec: dict) -> list[dict]:
     ``spec`` names what to draw from: procedures (inside and outside the pack's sets and
     tables) and column-one/column-two pairs, diagnoses, modifiers, places of service,
     revenue codes, plans, service dates and birth dates near the pack's boundaries, and
-    filing offsets (days from the last service to receipt). Every claim is valid against
-    the claim schema.
+    filing offsets (days from the last service to receipt); optionally the billing NPIs
+    and the number of members to draw from (few members make claim histories overlap).
+    Every claim is valid against the claim schema.
     """
     rng = random.Random(seed)
     return [_random_claim(rng, f"R{seed}-{n:05d}", spec) for n in range(count)]
@@ -177,8 +178,9 @@ def _random_claim(rng: random.Random, claim_id: str, spec: dict) -> dict:
         "received_date": received,
         "prior_authorization": rng.choice([None, None, None, "", f"PA{rng.randint(1000, 9999)}"]),
         "place_of_service": rng.choice(spec["places"]),
-        "billing_provider": {"npi": "1234567893", "taxonomy": "207Q00000X"},
-        "patient": {"member_id": f"M{rng.randint(1, 999)}", "birth_date": birth.isoformat(),
+        "billing_provider": {"npi": rng.choice(spec["npis"]) if "npis" in spec else "1234567893",
+                             "taxonomy": "207Q00000X"},
+        "patient": {"member_id": f"M{rng.randint(1, spec.get('members', 999))}", "birth_date": birth.isoformat(),
                     "sex": rng.choice(["F", "F", "M", "M", "U"])},
         "diagnoses": diagnoses,
         "lines": lines,
