@@ -263,16 +263,16 @@ def truth(checked, cond, claim, line, env=None):
         got = truth(checked, cond.item, claim, line, env)
         return None if got is None else not got
     if isinstance(cond, ast.Presence):
-        got = value(cond.expr, claim, line, env, checked)
+        got = value(checked, cond.expr, claim, line, env)
         return (got not in (None, "", ())) == cond.present
     if isinstance(cond, ast.Comparison):
-        left = value(cond.left, claim, line, env, checked)
-        right = value(cond.right, claim, line, env, checked)
+        left = value(checked, cond.left, claim, line, env)
+        right = value(checked, cond.right, claim, line, env)
         if isinstance(left, tuple) and isinstance(right, tuple):  # lists: the same codes
             return (set(left) == set(right)) == (cond.op == "=")
         return _compare(left, cond.op, right)
     if isinstance(cond, ast.Membership):
-        got = value(cond.expr, claim, line, env, checked)
+        got = value(checked, cond.expr, claim, line, env)
         if got is None:
             return None
         if isinstance(cond.set, ast.Lookup):
@@ -289,20 +289,20 @@ def truth(checked, cond, claim, line, env=None):
                   for met_line in scope_lines(cond.scope, claim, line, env))
         return met if cond.quantifier == "any" else not met
     if isinstance(cond, ast.DateWindow):
-        return in_window_of(value(cond.subject, claim, line, env, checked), cond,
-                            value(cond.reference, claim, line, env, checked))
+        return in_window_of(value(checked, cond.subject, claim, line, env), cond,
+                            value(checked, cond.reference, claim, line, env))
     if isinstance(cond, ast.Validity):
         kind = FIELDS[cond.field.path].type if cond.field.root != "other" else FIELDS["line." + cond.field.name].type
         scoped = env.get("other") if cond.field.root == "other" else line
         day = scoped.service_date if scoped is not None else claim.first_service_date
-        got = value(cond.field, claim, line, env, checked)
+        got = value(checked, cond.field, claim, line, env)
         if cond.quantifier is not None:
             return combine(cond.quantifier, [_matches(is_valid(kind, v, day, checked.icd10), cond.valid)
                                              for v in got])
         return _matches(is_valid(kind, got, day, checked.icd10), cond.valid)
     if isinstance(cond, ast.Quantified):
         kind = _kind(cond.field)
-        hits = [in_set(checked, cond.set, kind, v) for v in value(cond.field, claim, line, env, checked)]
+        hits = [in_set(checked, cond.set, kind, v) for v in value(checked, cond.field, claim, line, env)]
         if cond.quantifier == "any":
             return any(hits)
         if cond.quantifier == "all":
@@ -340,7 +340,7 @@ def _kind(expr) -> str:
     return "text"
 
 
-def value(expr, claim, line, env=None, checked=None):
+def value(checked, expr, claim, line, env=None):
     env = env or {}
     if isinstance(expr, ast.Field):
         if expr.root == "other":
@@ -353,10 +353,10 @@ def value(expr, claim, line, env=None, checked=None):
     if isinstance(expr, ast.DateValue):
         return date.fromisoformat(expr.text)
     if isinstance(expr, ast.DateShift):
-        base = value(expr.operand, claim, line, env, checked)
+        base = value(checked, expr.operand, claim, line, env)
         return None if base is None else shift(base, expr.amount, expr.unit)
     if isinstance(expr, ast.Arithmetic):
-        left, right = value(expr.left, claim, line, env, checked), value(expr.right, claim, line, env, checked)
+        left, right = value(checked, expr.left, claim, line, env), value(checked, expr.right, claim, line, env)
         if left is None or right is None:
             return None
         return left + right if expr.op == "+" else left - right
@@ -392,7 +392,7 @@ def aggregate(checked, expr: ast.Aggregate, claim, line, env):
            or truth(checked, expr.condition, claim, line, {**env, expr.scope: m}) is True]
     if expr.function == "count":
         return len(met)
-    values = [value(expr.field, claim, line, {**env, expr.scope: m}, checked) for m in met]
+    values = [value(checked, expr.field, claim, line, {**env, expr.scope: m}) for m in met]
     return None if None in values else sum(values)
 
 
@@ -413,7 +413,7 @@ def lookup(checked, expr: ast.Lookup, claim, line, env):
     day = lookup_day(expr, claim, line, env)
     if expr.key is None:
         return table, lambda r: True, day
-    key = value(expr.key, claim, line, env, checked)
+    key = value(checked, expr.key, claim, line, env)
     if key is None:
         return None
     kind = table.kinds[0]

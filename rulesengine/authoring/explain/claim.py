@@ -11,7 +11,7 @@ Decisions come from the reference interpreter's own functions (``reference.truth
 explanation is held to ``pack.check``: a rule explained as fired must be a finding of the
 compiled evaluator, and the reverse. A disagreement is a bug and is reported loudly.
 
-The sentences come from ``text``, the NCCI and MUE walk-throughs from
+The sentences come from ``say`` and ``facts``, the NCCI and MUE walk-throughs from
 ``tables``, and the text report from ``report``.
 """
 
@@ -28,20 +28,9 @@ from rulesengine.language.fields import FIELDS
 from rulesengine.packs.load import CompiledPack
 
 from .explanation import ClaimExplanation, Explanation
+from .facts import deciding, facts, missing_values
+from .say import join, noun, say, say_expr, say_rule, say_set, say_window, show
 from .tables import explain_bundling, explain_history, explain_units
-from .text import (
-    deciding,
-    facts,
-    join,
-    missing_values,
-    noun,
-    say,
-    say_expr,
-    say_rule,
-    say_set,
-    say_window,
-    show,
-)
 
 
 def explain_claim(pack: CompiledPack, claim: Claim, rule_id: str | None = None,
@@ -51,8 +40,10 @@ def explain_claim(pack: CompiledPack, claim: Claim, rule_id: str | None = None,
     rules = [r for r in pack._checked.rules if rule_id is None or r.id == rule_id]
     checked = pack._checked
     # a line rule whose claim condition ('when') fails is explained once, for the whole claim
+    env = {"history": history}
     every = [_explain(pack, rule, claim, line, history) for rule in rules for line in (
-        claim.lines if rule.per_line and (rule.guard is None or reference.truth(checked, rule.guard, claim, None))
+        claim.lines if rule.per_line and (rule.guard is None
+                                          or reference.truth(checked, rule.guard, claim, None, env))
         else (None,))]
     for e in every:
         e.listed = e.listed or rule_id is not None or e.fired
@@ -73,6 +64,7 @@ def _check(pack: CompiledPack, claim: Claim, history):
 
 def _explain(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | None, history=None) -> Explanation:
     checked, facts_of = pack._checked, pack.facts(rule)
+    env = {"history": history}
     day = line.service_date if line is not None else claim.first_service_date
     action = rule.action
     e = Explanation(
@@ -84,24 +76,24 @@ def _explain(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | None
          "date_of_service": day.isoformat(), "inside": reference.in_window(rule, day)},
         "passed", "", {p: get(claim, line) for p, get in facts_of.getters
                        if line is not None or not FIELDS[p].needs_line},
-        listed=_triggered(checked, rule, claim, line) and _speaks_for(pack, rule, claim, line))
-    outside = _not_selected(checked, rule, claim, line, day)
+        listed=_triggered(checked, rule, claim, line, env) and _speaks_for(pack, rule, claim, line))
+    outside = _not_selected(checked, rule, claim, line, day, env)
     if outside:
         e.outcome, e.reason = "not-applicable", "does not apply: " + join(outside)
         return e
     check = rule.check
     if isinstance(check, ast.Require):
-        _require(checked, rule, claim, line, e)
+        _require(checked, rule, claim, line, e, env)
     elif isinstance(check, ast.RequireUnbundled):
-        explain_bundling(checked, check, claim, line, e)
+        explain_bundling(checked, check, claim, line, e, history)
     elif isinstance(check, ast.HISTORY_CHECKS):
         explain_history(checked, check, claim, line, history, e)
     else:
-        explain_units(checked, check, claim, line, e)
+        explain_units(checked, check, claim, line, e, history)
     return e
 
 
-def _not_selected(checked, rule, claim, line, day) -> list[str]:
+def _not_selected(checked, rule, claim, line, day, env) -> list[str]:
     """Why the rule does not look at this claim or line, in the reference's order."""
     why = []
     if not reference.in_window(rule, day) and (line is not None or not rule.per_line):
@@ -119,28 +111,30 @@ def _not_selected(checked, rule, claim, line, day) -> list[str]:
     for cond, what, on in ((rule.guard, "claims", None), (rule.where, "lines", line)):
         if cond is None or (what == "lines" and line is None):
             continue
-        if reference.truth(checked, cond, claim, on) is not True:
-            seen = join([facts(checked, leaf, claim, on) for leaf in deciding(checked, cond, claim, on)])
+        if reference.truth(checked, cond, claim, on, env) is not True:
+            seen = join([facts(checked, leaf, claim, on, env) for leaf in deciding(checked, cond, claim, on, env)])
             why.append(f"the rule is only for {what} where {say(cond, checked)}; here {seen}")
     return why
 
 
-def _triggered(checked, rule, claim, line) -> bool:
+def _triggered(checked, rule, claim, line, env) -> bool:
     """Whether a rule is worth showing without --rule: a claim rule always; a line rule
     when the procedure part of its 'where' matches the line (its whole 'where' when none
     names the procedure) and, for a table check, the table has a row for the line's code."""
     if line is None:  # a claim rule; or a line rule whose 'when' fails, shown if a line triggers it
-        return not rule.per_line or any(_triggered(checked, rule, claim, ln) for ln in claim.lines)
+        return not rule.per_line or any(_triggered(checked, rule, claim, ln, env) for ln in claim.lines)
     if rule.where is not None:
         parts = rule.where.items if isinstance(rule.where, ast.AllOf) else (rule.where,)
         on_code = [p for p in parts if "line.procedure" in fields_named(p)] or [rule.where]
-        if not all(reference.truth(checked, p, claim, line) is True for p in on_code):
+        if not all(reference.truth(checked, p, claim, line, env) is True for p in on_code):
             return False
     check = rule.check
     if isinstance(check, ast.RequireUnbundled):
         table = checked.tables[check.table]
         c1, c2 = table.index("column1"), table.index("column2")
         others = {o.procedure for o in claim.lines if o is not line}
+        if check.across_claims:
+            others |= {h.procedure for h in reference.same_provider_lines(claim, line.service_date, env["history"])}
         return any(r[c2] == line.procedure and r[c1] in others for r in table.rows)
     if isinstance(check, ast.RequireUnits):
         table = checked.tables[check.table]
@@ -170,14 +164,14 @@ def _speaks_for(pack: CompiledPack, rule: ast.Rule, claim: Claim, line: Line | N
 
 # ---- plain requirements ---------------------------------------------------------------------------
 
-def _require(checked, rule, claim, line, e: Explanation):
+def _require(checked, rule, claim, line, e: Explanation, env):
     cond = rule.check.condition
-    value = reference.truth(checked, cond, claim, line)
-    leaves = deciding(checked, cond, claim, line)
-    seen = join([facts(checked, leaf, claim, line) for leaf in leaves])
+    value = reference.truth(checked, cond, claim, line, env)
+    leaves = deciding(checked, cond, claim, line, env)
+    seen = join([facts(checked, leaf, claim, line, env) for leaf in leaves])
     if value is None:
         e.outcome = "unknown"
-        missing = missing_values(checked, cond, claim, line)
+        missing = missing_values(checked, cond, claim, line, env)
         # unknown without a missing value: a code whose validity no code set can answer
         e.reason = (f"cannot tell: {join([m + ' is missing' for m in missing]) or seen}, "
                     "so the requirement is unknown and the rule does not fire (a rule never fires on "
@@ -193,7 +187,7 @@ def _require(checked, rule, claim, line, e: Explanation):
         if places:
             fixes.append("Put the prior authorization number " + " or ".join(places) + ".")
         for leaf in leaves:
-            for fix in _leaf_fix(checked, leaf, claim, line):
+            for fix in _leaf_fix(checked, leaf, claim, line, env):
                 if fix not in fixes:
                     fixes.append(fix)
         e.fix = " ".join(fixes) or None
@@ -206,9 +200,9 @@ _AUTH_PLACES = {
 }
 
 
-def _leaf_fix(checked, leaf, claim, line):
+def _leaf_fix(checked, leaf, claim, line, env):
     """Suggestions for one failing part of a requirement, by what it tests."""
-    if reference.truth(checked, leaf, claim, line) is not False:
+    if reference.truth(checked, leaf, claim, line, env) is not False:
         return
     paths = fields_named(leaf)
     if isinstance(leaf, ast.Presence) and leaf.present:
@@ -216,7 +210,7 @@ def _leaf_fix(checked, leaf, claim, line):
         if path and path not in _AUTH_PLACES:
             yield f"Fill in {noun(path)} ({path})."
     elif isinstance(leaf, ast.Comparison) and "claim.received_date" in paths:
-        if (late := _days_late(leaf, claim, line)):
+        if (late := _days_late(checked, leaf, claim, line)):
             yield late
     elif isinstance(leaf, ast.Quantified) and leaf.field.path.endswith(".diagnosis"):
         if (text := _diagnosis_fix(checked, leaf, claim, line)):
@@ -232,9 +226,9 @@ def _leaf_fix(checked, leaf, claim, line):
                f"{'recorded sex' if sex else 'birth date'}, and that {code} right for this patient.")
 
 
-def _days_late(leaf: ast.Comparison, claim, line) -> str | None:
+def _days_late(checked, leaf: ast.Comparison, claim, line) -> str | None:
     """'Filed 14 days late ...' for a filing limit: the received date must come first."""
-    left, right = reference.value(leaf.left, claim, line), reference.value(leaf.right, claim, line)
+    left, right = reference.value(checked, leaf.left, claim, line), reference.value(checked, leaf.right, claim, line)
     received_left = "claim.received_date" in fields_named(leaf.left)
     if leaf.op in ("=", "!=") or received_left != (leaf.op in ("<", "<=")) or left is None or right is None:
         return None
@@ -255,7 +249,7 @@ def _diagnosis_fix(checked, leaf: ast.Quantified, claim, line) -> str | None:
     of the claim in the set that the line does not point to."""
     if leaf.quantifier != "any":
         return None  # the reason names the diagnoses that break 'all' or 'no'
-    values = reference.value(leaf.field, claim, line)
+    values = reference.value(checked, leaf.field, claim, line)
     where = say_set(leaf.set, "icd10", checked, sized=False)
     owner = f"line {line.line_number}" if leaf.field.path == "line.diagnosis" and line else "the claim"
     text = (f"The diagnoses on {owner} are {show(values)}, and none of them is {where}: if the "

@@ -10,7 +10,7 @@ import textwrap
 from rulesengine.engine.runtime import display
 from rulesengine.language.fields import FIELDS
 
-from .text import noun, show
+from .say import noun, show
 
 WIDTH = 100
 _LABELS = {"fired": "FIRED", "passed": "passed", "unknown": "passed: could not tell",

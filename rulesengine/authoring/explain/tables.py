@@ -18,7 +18,7 @@ from rulesengine.language import ast
 from rulesengine.language.checker import bypass_modifiers
 
 from .explanation import Explanation
-from .text import join, show
+from .say import join, show
 
 
 def _row_dates(table, rows) -> str:
@@ -34,19 +34,23 @@ def _row_dates(table, rows) -> str:
     return f" ({'; '.join(spans)})"
 
 
-def explain_bundling(checked, check: ast.RequireUnbundled, claim, line, e: Explanation):
-    """Fill in ``e`` for an NCCI PTP check on ``line``: the pairs its code makes, the one that
-    denies it if any, and the fix its modifier indicator allows."""
+def explain_bundling(checked, check: ast.RequireUnbundled, claim, line, e: Explanation, history=None):
+    """Fill in ``e`` for an NCCI PTP check on ``line``: the pairs its code makes (across
+    claims, with the same provider's earlier claims of the date too), the one that denies it
+    if any, and the fix its modifier indicator allows."""
     table, bypass = checked.tables[check.table], bypass_modifiers(check)
     c1, c2, mi = table.index("column1"), table.index("column2"), table.index("modifier_indicator")
     day, code, name = line.service_date, line.procedure, check.table
     # the rows with this code in column two, read once: a quarter's NCCI file is large
     mine = dataclasses.replace(table, rows=tuple(r for r in table.rows if r[c2] == code))
     notes, first = [], None  # why each pair on the claim does or does not deny this line
-    for other in (o for o in claim.lines if o is not line and o.procedure):
+    others = [o for o in claim.lines if o is not line and o.procedure]
+    if check.across_claims:
+        others += reference.same_provider_lines(claim, day, history)
+    for other in others:
         rows = [r for r in mine.rows if r[c1] == other.procedure]
         row = reference.row_in_force(mine, lambda r, o=other: r[c1] == o.procedure, day)
-        pair = f"{name} pairs {code} with {other.procedure} (line {other.line_number})"
+        pair = f"{name} pairs {code} with {other.procedure} ({_where(other)})"
         if not rows:
             continue
         if other.service_date != day:
@@ -61,7 +65,7 @@ def explain_bundling(checked, check: ast.RequireUnbundled, claim, line, e: Expla
                          "this line bypasses it")
         elif first is None:
             first = (other, row)
-    verdict = reference.bundled(checked, check, claim, line)
+    verdict = reference.bundled(checked, check, claim, line, history)
     if (first is None) != (verdict is None) or (first and first[0].line_number != verdict["column1_line"]):
         e.problem = (f"{e.rule_id} on line {line.line_number}: the explanation's reading of {name} "
                      "differs from the reference interpreter's")
@@ -74,8 +78,8 @@ def explain_bundling(checked, check: ast.RequireUnbundled, claim, line, e: Expla
     tail = {0: ", which no modifier bypasses",
             1: f", and this line has none of the bypass modifiers {', '.join(bypass)} (its modifiers: "
                f"{show(line.modifiers)})"}.get(indicator, "")
-    e.reason = (f"requirement not met: {code} is the column-two code of {other.procedure} on line "
-                f"{other.line_number}, both on {day}; the row of {name} for the pair"
+    e.reason = (f"requirement not met: {code} is the column-two code of {other.procedure} on "
+                f"{_where(other)}, both on {day}; the row of {name} for the pair"
                 f"{' in force then' if table.date_from is not None else ''}{_row_dates(table, [row])} "
                 f"has modifier indicator {indicator}{tail}")
     if indicator == 1:
@@ -88,9 +92,17 @@ def explain_bundling(checked, check: ast.RequireUnbundled, claim, line, e: Expla
                  f"{other.procedure} on the same date of service.")
 
 
-def explain_units(checked, check: ast.RequireUnits, claim, line, e: Explanation):
+def _where(other) -> str:
+    """'line 2', or 'claim C9 line 1 by the same provider' for a line of an earlier claim."""
+    if hasattr(other, "claim_id"):
+        return f"claim {other.claim_id} line {other.line_number} by the same billing provider"
+    return f"line {other.line_number}"
+
+
+def explain_units(checked, check: ast.RequireUnits, claim, line, e: Explanation, history=None):
     """Fill in ``e`` for an MUE check on ``line``: the row in force, the units counted the way
-    its adjudication indicator says, and the limit."""
+    its adjudication indicator says (across claims, with the same provider's earlier claims
+    of the date), and the limit."""
     table, name = checked.tables[check.table], check.table
     code_at, limit_at, mai_at = table.index("code"), table.index("limit"), table.index("adjudication")
     day, code = line.service_date, line.procedure
@@ -103,9 +115,11 @@ def explain_units(checked, check: ast.RequireUnits, claim, line, e: Explanation)
     else:
         mai, limit = row[mai_at], row[limit_at]
         same = [o for o in claim.lines if o.procedure == code and o.service_date == day]
-        lines = ", ".join(f"line {o.line_number}: {show(o.units)}" for o in same)
+        if check.across_claims and mai in (2, 3):
+            same += [h for h in reference.same_provider_lines(claim, day, history) if h.procedure == code]
+        lines = ", ".join(f"{_where(o)}: {show(o.units)}" for o in same)
         if mai in (2, 3):  # a date-of-service edit: the day's units of the code, as reference.over_units counts them
-            billed = sum(o.units for o in same)
+            billed = sum(o.units or 0 for o in same)
             how = (f"adjudication indicator {mai} (a date-of-service edit, {'policy' if mai == 2 else 'clinical'}): "
                    f"the units of {code} on {day}, added up over the claim's lines, are {show(billed)} ({lines})")
         else:
@@ -124,7 +138,7 @@ def explain_units(checked, check: ast.RequireUnits, claim, line, e: Explanation)
                          f"bill at most {_units_of(limit)} of {code} on that date." if mai == 2 else
                          "Indicator 3 is a limit based on clinical data: units above it may be paid on "
                          "appeal with documentation of medical necessity."))
-    verdict = reference.over_units(checked, check, claim, line)
+    verdict = reference.over_units(checked, check, claim, line, history)
     if over != (verdict is not None):
         e.problem = (f"{e.rule_id} on line {line.line_number}: the explanation's count of units "
                      "differs from the reference interpreter's")

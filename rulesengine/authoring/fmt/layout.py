@@ -90,6 +90,8 @@ class RuleFileLayout(CommentedTokens):
             return self.code_list(node, explode=False)
         if node.data == "aggregate":
             return self.aggregate(node)
+        if node.data == "arithmetic":
+            return self.arithmetic(node)
         if node.data in _CONDITIONS:
             return self.condition(node, "top")
         return self.words(node)
@@ -154,6 +156,14 @@ class RuleFileLayout(CommentedTokens):
         head = self.words(Tree("head", children[:-3]))
         body = self.condition(children[-2], "top")
         return [head, " ", self.tok(opening), Nest(body), *self.close([], closing, ")")]
+
+    def arithmetic(self, node) -> Group:
+        """``a + b - c``: on one line if it fits, else broken before each sign."""
+        first, *rest = node.children
+        parts = [self.part(first)]
+        for sign, operand in zip(rest[::2], rest[1::2]):
+            parts.append(Nest([LINE, self.part(sign), " ", self.part(operand)]))
+        return Group(parts)
 
     # -- code lists and table columns
     def code_list(self, node, explode: bool) -> list:

@@ -20,7 +20,7 @@ from rulesengine.codes.icd10cm import Edition, Editions, dotted, some_codes
 from rulesengine.codes.kinds import normalize
 from rulesengine.language import ast
 from rulesengine.language.diagnostics import Diagnostic
-from rulesengine.language.fields import FIELDS
+from rulesengine.language.fields import field_spec
 from rulesengine.language.windows import dates_in_force
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -73,6 +73,13 @@ def icd10_item(item, icd: Edition) -> list[tuple[str, Diagnostic]]:
         hint = (f"the billable codes under {dotted(near[0])} are {some_codes(near[1], 8)}" if near else
                 f"no category {flat[:3]} in {icd.year}; check the code against the CMS code files")
         return [(ERROR, Diagnostic("unknown-icd10", item.pos, what, hint))]
+    if getattr(item, "exact", False) and not icd.billable(flat):  # "E11 only": itself alone
+        what = (f"{written} only matches {written} itself, a header in {icd.label} that no claim "
+                f"can bill" if icd.exists(flat) else f"{written} only matches {written} itself, "
+                f"which is not a code in {icd.label}")
+        return [(WARNING, Diagnostic("icd10-not-billable", item.pos, what,
+                                     f"drop 'only' to cover the {len(covered)} billable codes under it "
+                                     f"({some_codes(covered)}), or name a billable code"))]
     if written.endswith("*") or icd.billable(flat) or len(flat) == 3:
         return []  # a category (E55) or a pattern (E55.*) is a hierarchy entry by intent
     what = (f"{written} is a header in {icd.label}, not a billable code" if icd.exists(flat) else
@@ -179,15 +186,16 @@ def rule_code_lists(rule: ast.Rule):
         for node in ast.walk(part):
             if isinstance(node, (ast.Membership, ast.Quantified)):
                 field = node.expr if isinstance(node, ast.Membership) else node.field
-                spec = FIELDS.get(field.path) if isinstance(field, ast.Field) else None
+                spec = field_spec(field.path) if isinstance(field, ast.Field) else None
                 ref = node.set
-                if spec is not None and not isinstance(ref, ast.SetName):
+                if spec is not None and not isinstance(ref, (ast.SetName, ast.Lookup)):
                     for item in (ref.items if isinstance(ref, ast.CodeList) else (ref,)):
                         yield spec.type, item
             elif isinstance(node, ast.Comparison):
                 for side, other in ((node.left, node.right), (node.right, node.left)):
-                    if isinstance(side, ast.Field) and isinstance(other, ast.Text) and side.path in FIELDS:
-                        yield FIELDS[side.path].type, other
+                    spec = field_spec(side.path) if isinstance(side, ast.Field) else None
+                    if spec is not None and isinstance(other, ast.Text):
+                        yield spec.type, other
 
 
 def table_cells(decl: ast.Table, pack_dir: Path, data, kinds: tuple[str, ...]):

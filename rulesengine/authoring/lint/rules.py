@@ -24,7 +24,7 @@ from itertools import combinations
 from rulesengine.codes.kinds import normalize
 from rulesengine.language import ast
 from rulesengine.language.diagnostics import Diagnostic
-from rulesengine.language.fields import FIELDS
+from rulesengine.language.fields import field_spec
 from rulesengine.language.windows import dates_in_force
 
 from .codes import ERROR, WARNING, Window, describe, intersect, rule_window
@@ -72,15 +72,26 @@ class _Shape:
             return ("require", self.of(node.condition))
         if isinstance(node, ast.RequireUnbundled):
             bypass = self.of(node.bypass, "modifier") if node.bypass else None
-            return ("bundled",) if self.skeleton else ("bundled", node.table, bypass)
+            return ("bundled",) if self.skeleton else ("bundled", node.table, bypass, node.across_claims)
         if isinstance(node, ast.RequireUnits):
-            return ("units",) if self.skeleton else ("units", node.table)
+            return ("units",) if self.skeleton else ("units", node.table, node.across_claims)
         if isinstance(node, ast.Validity):
             return ("valid", node.quantifier, node.field.path, node.valid)
         if isinstance(node, ast.RequireFrequency):
             return ("frequency",) if self.skeleton else ("frequency", node.limit, node.period)
         if isinstance(node, ast.RequireNoDuplicate):
             return ("duplicate",)
+        if isinstance(node, ast.Lookup):
+            return ("lookup", node.table, self.of(node.key), node.column)
+        if isinstance(node, ast.LineQuantifier):
+            return ("lines", node.quantifier, node.scope, self.of(node.condition))
+        if isinstance(node, ast.Aggregate):
+            return ("aggregate", node.function, node.scope, self.of(node.field), self.of(node.condition))
+        if isinstance(node, ast.Arithmetic):
+            return ("arithmetic", self.of(node.left), node.op, self.of(node.right))
+        if isinstance(node, ast.DateWindow):
+            window = () if self.skeleton else (node.low, node.high, node.unit, node.direction)
+            return ("window", self.of(node.subject), *window, self.of(node.reference))
         raise TypeError(f"no shape for {type(node).__name__}")
 
     @staticmethod
@@ -98,7 +109,7 @@ class _Shape:
 
 
 def _kind(expr) -> str:
-    spec = FIELDS.get(expr.path) if isinstance(expr, ast.Field) else None
+    spec = field_spec(expr.path) if isinstance(expr, ast.Field) else None
     return spec.type if spec else "text"
 
 

@@ -1,23 +1,16 @@
-"""Plain English for ``rulesengine explain``: a rule's conditions as sentences, and what a
-claim holds for each of them.
+"""Plain English for ``rulesengine explain``: what a rule says, as sentences.
 
-Everything here is generated from the rule's syntax tree and the claim's values, never
-from a text written per rule id, so a new rule explains itself. Truth and values come
-from the reference interpreter (``reference.truth``, ``value``, ``in_set``), the
-plain meaning of every construct.
+Everything here is generated from the rule's syntax tree, never from a text written per
+rule id, so a new rule explains itself; ``facts`` says what a claim holds for each part.
 """
 
 from __future__ import annotations
 
-from datetime import date
-
 from rulesengine.codes.kinds import CODE_KINDS
-from rulesengine.codes.validity import is_valid
-from rulesengine.engine import reference
-from rulesengine.engine.runtime import display, fields_named
+from rulesengine.engine.runtime import display
 from rulesengine.language import ast
 from rulesengine.language.checker import bypass_modifiers
-from rulesengine.language.fields import FIELDS
+from rulesengine.language.fields import EARLIER_FIELDS, FIELDS, OTHER_FIELDS
 
 #: how each field reads in a sentence
 NOUNS = {
@@ -48,15 +41,31 @@ NOUNS = {
     "modifier_indicator": "the modifier indicator", "limit": "the limit",
     "units_billed": "the units counted", "adjudication": "the adjudication indicator",
 }
-_PLURAL = {"line.units", "line.modifier", "line.diagnosis", "claim.diagnosis", "claim.procedure"}
-_OPS = {  # how a comparison reads, by the family of its values
+#: a field of the line a quantifier meets reads like the line in hand's, of "the other line"
+NOUNS.update({"other." + p[5:]: NOUNS[p].replace("the line's", "the other line's")
+              for p in list(NOUNS) if p.startswith("line.")})
+NOUNS.update({
+    "claim.first_diagnosis": "the claim's first diagnosis", "line.first_diagnosis": "the line's first diagnosis",
+    "other.first_diagnosis": "the other line's first diagnosis",
+    "earlier.procedure": "the earlier line's procedure", "earlier.modifier": "the earlier line's modifiers",
+    "earlier.service_date": "the earlier line's date of service", "earlier.units": "the earlier line's units",
+    "earlier.billing_npi": "the earlier claim's billing NPI", "earlier.claim_id": "the earlier claim's id",
+    "earlier.payer": "the earlier claim's payer", "earlier.number": "the earlier line's number",
+    "column1_claim": "the column-one claim", "earlier_units": "the units on earlier claims",
+})
+_PLURAL = {"line.units", "line.modifier", "line.diagnosis", "claim.diagnosis", "claim.procedure",
+           "other.units", "other.modifier", "other.diagnosis", "earlier.units", "earlier.modifier"}
+#: the lines a quantifier or aggregate ranges over, as a sentence names them
+SCOPE_WORDS = {"other": ("another line of the claim", "the claim's other lines"),
+                "earlier": ("a line of the patient's earlier claims", "the patient's earlier claims' lines")}
+OPS = {  # how a comparison reads, by the family of its values
     "date": {"=": "is", "!=": "is not", "<": "is before", "<=": "is no later than",
              ">": "is after", ">=": "is no earlier than"},
     "number": {"=": "is", "!=": "is not", "<": "is below", "<=": "is at most",
                ">": "is above", ">=": "is at least"},
     "text": {"=": "is", "!=": "is not"},
 }
-_OPPOSITE = {"=": "!=", "!=": "=", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
+OPPOSITE = {"=": "!=", "!=": "=", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
 _QUANTIFIERS = {"any": "at least one of {} is", "all": "every one of {} is", "no": "none of {} is"}
 LIST_LIMIT = 12  # inline code lists longer than this are cut short in sentences
 
@@ -65,11 +74,11 @@ def noun(path: str) -> str:
     return NOUNS.get(path, path)
 
 
-def _is(path: str) -> str:
+def be(path: str) -> str:
     return "are" if path in _PLURAL else "is"
 
 
-def _verb(expr, words: str = "is") -> str:
+def agreed(expr, words: str = "is") -> str:
     """'is below' -> 'are below' after a plural field (the line's units)."""
     if isinstance(expr, ast.Field) and expr.path in _PLURAL and words.startswith("is"):
         return "are" + words[2:]
@@ -77,7 +86,7 @@ def _verb(expr, words: str = "is") -> str:
 
 
 #: list fields, as 'the line has no diagnoses' says them
-_OWNERS = {"claim.diagnosis": ("the claim", "diagnoses"), "claim.procedure": ("the claim", "procedures"),
+OWNERS = {"claim.diagnosis": ("the claim", "diagnoses"), "claim.procedure": ("the claim", "procedures"),
            "line.modifier": ("the line", "modifiers"), "line.diagnosis": ("the line", "diagnoses")}
 
 
@@ -90,16 +99,23 @@ def show(value, kind: str = "") -> str:
     return display(value)
 
 
-def _kind(expr) -> str:
+def kind_of(expr, checked=None) -> str:
     if isinstance(expr, ast.Field):
-        return FIELDS[expr.path].type if expr.path in FIELDS else "text"
+        spec = FIELDS.get(expr.path) or OTHER_FIELDS.get(expr.path) or EARLIER_FIELDS.get(expr.path)
+        return spec.type if spec else "text"
     if isinstance(expr, (ast.DateValue, ast.DateShift)):
         return "date"
-    return "number" if isinstance(expr, ast.Number) else "text"
+    if isinstance(expr, (ast.Number, ast.Aggregate, ast.Arithmetic)):
+        return "number"
+    if isinstance(expr, ast.Lookup) and checked is not None and expr.table in checked.tables:
+        table = checked.tables[expr.table]
+        kind = table.kinds[table.index(expr.column)] if table.kinds else "text"
+        return {"integer": "number"}.get(kind, kind)
+    return "text"
 
 
-def _family(*exprs) -> str:
-    kinds = {_kind(e) for e in exprs}
+def family(*exprs) -> str:
+    kinds = {kind_of(e) for e in exprs}
     return "date" if "date" in kinds else "number" if "number" in kinds else "text"
 
 
@@ -119,6 +135,18 @@ def say_expr(expr, kind: str = "text") -> str:
         unit = expr.unit.rstrip("s") + ("" if amount == 1 else "s")
         sign = "minus" if expr.amount < 0 else "plus"
         return f"{say_expr(expr.operand)} {sign} {display(amount)} {unit}"
+    if isinstance(expr, ast.Lookup):
+        if expr.key is None:
+            return f"the {expr.column} values of table {expr.table}"
+        return f"the {expr.column} of table {expr.table} for {say_expr(expr.key)}"
+    if isinstance(expr, ast.Aggregate):
+        lines = SCOPE_WORDS[expr.scope][1]
+        where = f" where {say(expr.condition, None)}" if expr.condition is not None else ""
+        if expr.function == "count":
+            return f"the number of {lines}{where}"
+        return f"the sum of {noun(expr.field.path)} over {lines}{where}"
+    if isinstance(expr, ast.Arithmetic):
+        return f"{say_expr(expr.left)} {'plus' if expr.op == '+' else 'minus'} {say_expr(expr.right)}"
     return str(expr)
 
 
@@ -143,12 +171,15 @@ def set_size(vs: ast.ValueSet) -> str:
 
 def say_set(ref, kind: str, checked, sized: bool = True) -> str:
     """'one of 82306, 82652' or 'in vitd_support (183 codes)' (after 'is')."""
+    if isinstance(ref, ast.Lookup):
+        return "among " + say_expr(ref)
     if isinstance(ref, ast.SetName):
-        vs = checked.valuesets.get(ref.name)
+        vs = checked.valuesets.get(ref.name) if checked is not None else None
         size = f" ({set_size(vs)})" if sized and vs is not None else ""
         return f"in {ref.name}{size}"
     items = ref.items if isinstance(ref, ast.CodeList) else (ref,)
-    shown = [_item(i, kind) for i in items[:LIST_LIMIT]]
+    shown = [_item(i, kind) + (" (itself only)" if getattr(i, "exact", False) else "")
+             for i in items[:LIST_LIMIT]]
     more = f", ... ({len(items)} in all)" if len(items) > LIST_LIMIT else ""
     return "one of " + ", ".join(shown) + more
 
@@ -163,19 +194,19 @@ def say(cond, checked, negate: bool = False, nested: bool = False) -> str:
     if isinstance(cond, ast.Not):
         return say(cond.item, checked, not negate, nested)
     if isinstance(cond, ast.Comparison):
-        op = _OPPOSITE[cond.op] if negate else cond.op
-        family = _family(cond.left, cond.right)
-        words = _OPS[family].get(op) or f"is {op}"
-        left_kind, right_kind = _kind(cond.left), _kind(cond.right)
-        return f"{say_expr(cond.left, right_kind)} {_verb(cond.left, words)} {say_expr(cond.right, left_kind)}"
+        op = OPPOSITE[cond.op] if negate else cond.op
+        fam = family(cond.left, cond.right)
+        words = OPS[fam].get(op) or f"is {op}"
+        left_kind, right_kind = kind_of(cond.left), kind_of(cond.right)
+        return f"{say_expr(cond.left, right_kind)} {agreed(cond.left, words)} {say_expr(cond.right, left_kind)}"
     if isinstance(cond, ast.Presence):
         present = cond.present != negate
         return f"{say_expr(cond.expr)} is {'present' if present else 'missing'}"
     if isinstance(cond, ast.Membership):
         outside = cond.negated != negate
-        return f"{say_expr(cond.expr)} is {'not ' if outside else ''}{say_set(cond.set, _kind(cond.expr), checked)}"
+        return f"{say_expr(cond.expr)} is {'not ' if outside else ''}{say_set(cond.set, kind_of(cond.expr), checked)}"
     if isinstance(cond, ast.Validity):
-        what = f"a valid {CODE_KINDS.get(_kind(cond.field), 'code')}"
+        what = f"a valid {CODE_KINDS.get(kind_of(cond.field), 'code')}"
         if cond.quantifier is None:
             valid = cond.valid != negate
             return f"{say_expr(cond.field)} is {'' if valid else 'not '}{what}"
@@ -190,7 +221,16 @@ def say(cond, checked, negate: bool = False, nested: bool = False) -> str:
         head = _QUANTIFIERS[quantifier].format(noun(cond.field.path))
         if negate and cond.quantifier == "all":
             head = f"not every one of {noun(cond.field.path)} is"
-        return f"{head} {say_set(cond.set, _kind(cond.field), checked)}"
+        return f"{head} {say_set(cond.set, kind_of(cond.field), checked)}"
+    if isinstance(cond, ast.LineQuantifier):
+        some, _ = SCOPE_WORDS[cond.scope]
+        exists = (cond.quantifier == "any") != negate
+        what = some if exists else "no " + some.split(" ", 1)[1].replace("line of the claim", "other line of the claim")
+        return f"there is {what} where {say(cond.condition, checked)}"
+    if isinstance(cond, ast.DateWindow):
+        unit = cond.unit if cond.high != 1 else cond.unit.rstrip("s")
+        return (f"{say_expr(cond.subject)} is {'not ' if negate else ''}{display(cond.low)} to "
+                f"{display(cond.high)} {unit} {cond.direction} {say_expr(cond.reference)}")
     return str(cond)
 
 
@@ -258,140 +298,6 @@ def say_rule(rule: ast.Rule, checked) -> str:
     text = (f"{', '.join(lead)}: it requires that {need}; otherwise it {verb} the {action.scope}"
             f"{after}{once} ({codes}).")
     return text[0].upper() + text[1:]
-
-
-# ---- what the claim holds ---------------------------------------------------------------------
-
-def _days(later: date, earlier: date) -> str:
-    n = (later - earlier).days
-    return f"{abs(n)} day{'' if abs(n) == 1 else 's'}"
-
-
-def _side(expr, value, other_kind: str) -> str:
-    """'the line's date of service plus 1 year (2026-07-01)', or a literal as written."""
-    if isinstance(expr, (ast.Number, ast.Text, ast.DateValue)):
-        return say_expr(expr, other_kind)
-    return f"{say_expr(expr)} ({show(value, _kind(expr))})"
-
-
-def _missing(expr, claim, line) -> list[str]:
-    """The fields of an expression the claim does not have."""
-    if isinstance(expr, ast.DateShift):
-        return _missing(expr.operand, claim, line)
-    if isinstance(expr, ast.Field) and reference.value(expr, claim, line) in (None, ""):
-        return [noun(expr.path)]
-    return []
-
-
-def _age_note(expr, claim, line) -> str:
-    """Age is counted on a date: say which, and from which birth date."""
-    if isinstance(expr, ast.Field) and expr.path in ("patient.age", "patient.age_days"):
-        on = line.service_date if line is not None else claim.first_service_date
-        return f" on {on.isoformat()} (born {show(claim.birth_date)})"
-    return ""
-
-
-def facts(checked, leaf, claim, line) -> str:
-    """What the claim holds for one condition, as a clause: 'the patient's age is 68 on ...'."""
-    if isinstance(leaf, ast.Comparison):
-        missing = _missing(leaf.left, claim, line) + _missing(leaf.right, claim, line)
-        if missing:
-            return " and ".join(f"{m} is missing" for m in missing)
-        left, right = reference.value(leaf.left, claim, line), reference.value(leaf.right, claim, line)
-        holds = reference.truth(checked, leaf, claim, line)
-        lk, rk = _kind(leaf.left), _kind(leaf.right)
-        if isinstance(leaf.left, (ast.Number, ast.Text, ast.DateValue)):  # literal first: turn it round
-            leaf = ast.Comparison(leaf.right, {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(leaf.op, leaf.op),
-                                  leaf.left, leaf.pos)
-            left, right, lk, rk = right, left, rk, lk
-        head = f"{say_expr(leaf.left)} {_verb(leaf.left)} {show(left, lk)}{_age_note(leaf.left, claim, line)}"
-        if isinstance(left, date) and isinstance(right, date):
-            where = "the same day as" if left == right else f"{_days(left, right)} {'after' if left > right else 'before'}"
-            return f"{head}, {where} {_side(leaf.right, right, lk)}"
-        if _family(leaf.left, leaf.right) == "number" and leaf.op not in ("=", "!="):
-            words = _OPS["number"][leaf.op if holds else _OPPOSITE[leaf.op]][3:]
-            if not holds and leaf.op in ("<", ">"):
-                words = "not " + _OPS["number"][leaf.op][3:]
-            return f"{head}, {words} {_side(leaf.right, right, lk)}"
-        if not holds and leaf.op == "=":
-            return f"{head}, not {_side(leaf.right, right, lk)}"
-        if isinstance(leaf.right, ast.Field):
-            return f"{head}, and {_side(leaf.right, right, lk)}"
-        return head
-    if isinstance(leaf, ast.Presence):
-        value = reference.value(leaf.expr, claim, line)
-        if value in (None, "", ()):
-            return f"{say_expr(leaf.expr)} is missing"
-        return f"{say_expr(leaf.expr)} is {show(value, _kind(leaf.expr))}"
-    if isinstance(leaf, ast.Membership):
-        value = reference.value(leaf.expr, claim, line)
-        if value is None:
-            return f"{say_expr(leaf.expr)} is missing"
-        kind = _kind(leaf.expr)
-        inside = reference.in_set(checked, leaf.set, kind, value)
-        where = say_set(leaf.set, kind, checked, sized=False)
-        return f"{say_expr(leaf.expr)} is {show(value, kind)}, {'' if inside else 'not '}{where}"
-    if isinstance(leaf, ast.Validity):
-        path, kind = leaf.field.path, _kind(leaf.field)
-        values = reference.value(leaf.field, claim, line)
-        day = line.service_date if line is not None else claim.first_service_date
-        if leaf.quantifier is not None and not values:
-            owner, plural = _OWNERS.get(path, (noun(path), "values"))
-            return f"{owner} has no {plural}"
-        if leaf.quantifier is None:
-            if values in (None, ""):
-                return f"{say_expr(leaf.field)} is missing"
-            values = (values,)
-        answers = {v: is_valid(kind, v, day, checked.icd10) for v in values}
-        bad = [v for v, ok in answers.items() if ok is False]
-        unknown = [v for v, ok in answers.items() if ok is None]
-        head = f"{noun(path)} {_is(path)} {show(tuple(values), kind)}"
-        if bad:
-            return f"{head}; {show(tuple(bad), kind)} {'is' if len(bad) == 1 else 'are'} not valid on {day}"
-        if unknown:
-            return (f"{head}; whether {show(tuple(unknown), kind)} {'is' if len(unknown) == 1 else 'are'} "
-                    f"valid on {day} is unknown (no ICD-10-CM code set of the pack covers {day}: "
-                    f"import that fiscal year's with 'rulesengine import icd10cm')")
-        return f"{head}; {'it is' if len(values) == 1 else 'all are'} valid on {day}"
-    if isinstance(leaf, ast.Quantified):
-        path, kind = leaf.field.path, _kind(leaf.field)
-        values = reference.value(leaf.field, claim, line)
-        where = say_set(leaf.set, kind, checked, sized=False)
-        if not values:
-            owner, plural = _OWNERS.get(path, (noun(path), "values"))
-            return f"{owner} has no {plural}"
-        hits = [v for v in values if reference.in_set(checked, leaf.set, kind, v)]
-        head = f"{noun(path)} {_is(path)} {show(values, kind)}"
-        if leaf.quantifier == "all":
-            misses = [v for v in values if v not in hits]
-            if not misses:
-                return f"{head}; every one is {where}"
-            return f"{head}; {show(tuple(misses), kind)} {'is' if len(misses) == 1 else 'are'} not {where}"
-        if not hits:
-            return f"{head}; none of them is {where}"
-        if len(values) == 1:
-            return f"{head}, {where}"
-        return f"{head}; {show(tuple(hits), kind)} {'is' if len(hits) == 1 else 'are'} {where}"
-    return say(leaf, checked)
-
-
-def deciding(checked, cond, claim, line) -> list:
-    """The leaf conditions that decide a condition's truth on this claim: the false parts of
-    a false 'and', the true parts of a true 'or', the unknown parts of an unknown one."""
-    if isinstance(cond, ast.Not):
-        return deciding(checked, cond.item, claim, line)
-    if not isinstance(cond, (ast.AllOf, ast.AnyOf)):
-        return [cond]
-    value = reference.truth(checked, cond, claim, line)  # the parts with the whole's value decide it
-    return [leaf for item in cond.items if reference.truth(checked, item, claim, line) is value
-            for leaf in deciding(checked, item, claim, line)]
-
-
-def missing_values(checked, cond, claim, line) -> list[str]:
-    """The fields whose absence makes a condition unknown."""
-    names = [noun(p) for leaf in deciding(checked, cond, claim, line) for p in fields_named(leaf)
-             if FIELDS[p].get(claim, line) in (None, "")]
-    return list(dict.fromkeys(names))
 
 
 def join(parts: list[str]) -> str:
