@@ -95,7 +95,9 @@ def _expected(names) -> str:
         names -= _VALUE_STARTS
         words.add(_A_VALUE)
     # what usually ends a rule comes first, so a cut list never hides it
-    words = sorted(words | {_describe(n) for n in names}, key=lambda w: (w != "'else'", w))
+    first = ("'else'", "'where'")
+    words = sorted(words | {_describe(n) for n in names},
+                   key=lambda w: (first.index(w) if w in first else len(first), w))
     if len(words) > 6:
         words = words[:6] + ["..."]
     return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
@@ -141,6 +143,11 @@ def _hint_for(expected: set[str], error: UnexpectedInput) -> str | None:
     """Advice for the mistakes rule writers make most."""
     token = getattr(error, "token", None)
     text = str(token) if token is not None else ""
+    if expected == {"LPAR"}:  # after "count of ... lines where" / "sum of ... where"
+        return ("the condition of 'count of ... where' or 'sum of ... where' goes in parentheses, "
+                "like: count of other lines where (other.procedure = line.procedure)")
+    if "WHERE" in expected and text in ("other", "earlier", "line", "claim", "patient"):
+        return "a quantifier over lines says its condition after 'where', like: any other line where other.units > 1"
     if "ADJUSTMENT" in expected:
         return "write the group code, a dash and the CARC, like CO-50 or PR-204"
     if "RULE_ID" in expected:
