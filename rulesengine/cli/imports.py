@@ -29,7 +29,7 @@ from rulesengine.cms.files import (
     ncci_row,
     ncci_rows,
 )
-from rulesengine.cms.mue_quarters import QuarterChanges, TableRefused, earlier_rows
+from rulesengine.cms.quarters import QuarterChanges, TableRefused, earlier_rows
 from rulesengine.cms.writing import (
     edition_changes,
     effective_from_name,
@@ -168,7 +168,7 @@ def mue(file, pack, table, effective, through, output, replace, skip_bad_rows):
     earlier, existed = None, target.is_file()
     if existed and not replace:
         try:
-            earlier = earlier_rows(target, effective)
+            earlier = earlier_rows(target, effective, MUE_COLUMNS, "mue")
         except TableRefused as refused:
             for line in refused.lines:
                 click.echo(line, err=True)

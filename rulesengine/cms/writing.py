@@ -4,7 +4,7 @@
 and writes it here. Every malformed row is reported with its file and line, and nothing
 is written then (unless bad rows may be skipped); what is written appears whole or not at
 all. An MUE file has no dates of its own: its rows are added after the table's earlier
-quarters (``mue_quarters``), which stay for claims of earlier dates of service.
+quarters (``quarters``), which stay for claims of earlier dates of service.
 """
 
 from __future__ import annotations

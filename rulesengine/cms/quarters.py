@@ -1,10 +1,12 @@
-"""MUE quarters in one table: a new quarter's rows are added after the earlier quarters',
-which stay for claims of earlier dates of service (CMS applies an MUE by date of service,
-and claims of last quarter still arrive this quarter).
+"""Quarterly files in one table (the MUEs, the fee schedule's indicators): a new quarter's
+rows are added after the earlier quarters', which stay for claims of earlier dates of
+service (CMS applies them by date of service, and claims of last quarter still arrive this
+quarter).
 
-``earlier_rows`` reads the table before the import and decides each row by its dates;
-``QuarterChanges`` compares the new file with the rows in force the day before, for the
-notes ``rulesengine import mue`` prints.
+A table of this kind holds a code, its values, then ``effective_date`` and
+``deletion_date``. ``earlier_rows`` reads the table before the import and decides each row
+by its dates; ``QuarterChanges`` compares the new file with the rows in force the day
+before, for the notes ``rulesengine import mue`` and ``import mpfs`` print.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rulesengine.codes.kinds import normalize
 from rulesengine.language.diagnostics import read_source
 from rulesengine.packs import tables
 
-from .files import MAX_SHOWN, MUE_COLUMNS, counted
+from .files import MAX_SHOWN, counted
 
 
 class TableRefused(Exception):
@@ -43,14 +45,14 @@ def _table_date(text: str, column: str) -> date | None:
 
 @dataclass
 class EarlierRows:
-    """The rows already in an MUE table, made ready to sit beside a file in force from
+    """The rows already in a quarterly table, made ready to sit beside a file in force from
     ``effective``, and the values in force the day before it, by code."""
 
     effective: date
     rows: list[list[str]] = field(default_factory=list)  # written back, in the table's order
     cut: int = 0  # were still in force on ``effective``: now end the day before
     replaced: int = 0  # started on ``effective`` themselves: left out, the new file replaces them
-    # code -> (first day, (limit, adjudication, rationale)) of its row in force the day before
+    # code -> (first day, its values) of its row in force the day before
     before: dict[str, tuple[date, tuple[str, ...]]] = field(default_factory=dict)
 
     def notes(self) -> list[str]:
@@ -66,21 +68,22 @@ class EarlierRows:
         return notes
 
 
-def earlier_rows(path: Path, effective: date) -> EarlierRows:
-    """The rows of the MUE table at ``path`` as they stay beside a file in force from
-    ``effective``. CMS applies an MUE by date of service, so a late claim for an earlier
-    date keeps its own limit: a row that ended before ``effective`` stays as it is, one still
-    in force on it is cut to end the day before, and one starting on it is left out (the
-    same quarter imported again, which gives the same table). A row starting after it is
-    refused: quarters are imported oldest first."""
+def earlier_rows(path: Path, effective: date, columns: tuple[str, ...], command: str) -> EarlierRows:
+    """The rows of the table at ``path`` (of ``columns``, as ``import COMMAND`` writes them)
+    as they stay beside a file in force from ``effective``. CMS applies these by date of
+    service, so a late claim for an earlier date keeps its own: a row that ended before
+    ``effective`` stays as it is, one still in force on it is cut to end the day before, and
+    one starting on it is left out (the same quarter imported again, which gives the same
+    table). A row starting after it is refused: quarters are imported oldest first."""
+    first, last = columns.index("effective_date"), columns.index("deletion_date")
     text, problem = read_source(path)
     if problem is not None:
         raise TableRefused([f"{problem.pos}: {problem.message}"])
     reader = csv.reader(io.StringIO(text, newline=""))
     header = tuple(c.strip() for c in next(reader, []))
-    if header != MUE_COLUMNS:
+    if header != columns:
         raise TableRefused([(f"{path}:1: its columns are {','.join(header) or '(none)'}, not "
-                            f"{','.join(MUE_COLUMNS)} as 'import mue' writes them; give --replace to "
+                            f"{','.join(columns)} as 'import {command}' writes them; give --replace to "
                             "write the file's rows alone, or --output another file; nothing written")])
     found = EarlierRows(effective)
     day_before = effective - timedelta(days=1)
@@ -90,10 +93,10 @@ def earlier_rows(path: Path, effective: date) -> EarlierRows:
         if not any(c.strip() for c in cells):
             continue
         try:
-            if len(cells) < len(MUE_COLUMNS):
-                raise ValueError(f"{len(cells)} cells where {len(MUE_COLUMNS)} are expected "
-                                 f"({', '.join(MUE_COLUMNS)})")
-            start, end = _table_date(cells[4], "effective_date"), _table_date(cells[5], "deletion_date")
+            if len(cells) < len(columns):
+                raise ValueError(f"{len(cells)} cells where {len(columns)} are expected "
+                                 f"({', '.join(columns)})")
+            start, end = _table_date(cells[first], "effective_date"), _table_date(cells[last], "deletion_date")
         except ValueError as error:
             bad.append(f"{path}:{reader.line_num}: {error}")
             continue
@@ -108,9 +111,9 @@ def earlier_rows(path: Path, effective: date) -> EarlierRows:
             code = normalize("hcpcs", cells[0])
             known = found.before.get(code)
             if known is None or (start or date.min) >= known[0]:  # the later start governs
-                found.before[code] = (start or date.min, tuple(c.strip() for c in cells[1:4]))
+                found.before[code] = (start or date.min, tuple(c.strip() for c in cells[1:first]))
         if end is None or end >= effective:
-            cells = [*cells[:5], cut_to, *cells[6:]]
+            cells = [*cells[:last], cut_to, *cells[last + 1:]]
             found.cut += 1
         found.rows.append(cells)
     if bad:
@@ -131,6 +134,9 @@ class QuarterChanges:
     of the quarter wants to see first, which the table's diff (every row added) does not."""
 
     before: dict[str, tuple[date, tuple[str, ...]]]
+    #: what the values between the code and the dates are called in a note
+    names: tuple[str, ...] = ("MUE", "adjudication", "rationale")
+    what: str = "MUE"  # what a code that is no longer listed has no more of
     unchanged: int = 0
     changed: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
@@ -139,7 +145,7 @@ class QuarterChanges:
     def compared(self, rows):
         """``rows`` as they are, noting each code's change on the way."""
         for row in rows:
-            code, now = row[0], row[1:4]
+            code, now = row[0], tuple(row[1:1 + len(self.names)])
             if code not in self.seen:
                 self.seen.add(code)
                 was = self.before.get(code)
@@ -148,7 +154,7 @@ class QuarterChanges:
                 elif was[1] == now:
                     self.unchanged += 1
                 else:
-                    self.changed.append(f"{code} {_what_changed(was[1], now)}")
+                    self.changed.append(f"{code} {_what_changed(self.names, was[1], now)}")
             yield row
 
     def notes(self, effective: date) -> list[str]:
@@ -159,14 +165,13 @@ class QuarterChanges:
         out = [(f"against the rows in force on {day_before}: {counted(self.unchanged, 'code')} unchanged, "
                f"{len(self.changed)} changed, {len(self.added)} new, {len(gone)} no longer listed")]
         for label, items in (("changed", self.changed), ("new", self.added),
-                             (f"no longer listed (no MUE from {effective})", gone)):
+                             (f"no longer listed (no {self.what} from {effective})", gone)):
             out += [f"  {label}: {item}" for item in _capped(items, "more")]
         return ["\n".join(out)]
 
 
-def _what_changed(was: tuple[str, ...], now: tuple[str, ...]) -> str:
+def _what_changed(names: tuple[str, ...], was: tuple[str, ...], now: tuple[str, ...]) -> str:
     """'MUE 2 -> 3', 'adjudication 3 -> 2', "rationale 'A' -> 'B'": those that differ."""
-    names = ("MUE", "adjudication", "rationale")
     return ", ".join(f"{name} {old} -> {new}" if name != "rationale" else f"{name} {old!r} -> {new!r}"
                      for name, old, new in zip(names, was, now) if old != new)
 
