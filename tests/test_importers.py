@@ -430,8 +430,8 @@ def test_a_crash_while_merging_leaves_the_old_table_and_no_temporary_file(pack, 
                 raise RuntimeError("disk gone")
             yield row
 
-    real = importers.mue_rows
-    monkeypatch.setattr(importers, "mue_rows", failing)
+    columns, real, *rest = importers._QUARTERLY["mue"]
+    monkeypatch.setitem(importers._QUARTERLY, "mue", (columns, failing, *rest))
     with pytest.raises(RuntimeError):
         import_q4(pack)
     assert table.read_bytes() == before and leftovers(pack) == []
@@ -500,3 +500,112 @@ def test_an_unknown_edit_is_named_with_the_close_ones(tmp_path):
     result = run("mce", FIXTURES / "mce_bad.tsv", "--pack", folder, "--edits", "Male")
     assert result.exit_code == 2
     assert "the file has no edit 'Male'; did you mean Male_Only" in result.output
+
+
+# ---- NCCI add-on code edits -------------------------------------------------------------------
+
+AOC_HEADER = ("Add-on Code\tAOC Del Dt\tPrimary Code\tPrimary Code Del Dt\tAOC Edit Type\t"
+              "AOC Edit Eff Dt\tAOC Edit Del Dt\tSpecial Instruction Notes")
+
+
+def test_the_add_on_code_excerpt_becomes_a_table_of_pairs(tmp_path, pack):
+    out = tmp_path / "aoc.csv"
+    result = run("ncci-aoc", FIXTURES / "aoc.excerpt.txt", "--pack", pack, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert "ncci-aoc: 11 rows read, 11 written, 0 skipped, 0 duplicate keys" in result.output
+    table = rows(out)
+    assert table[0] == ["addon", "primary", "edit_type", "effective_date", "deletion_date", "notes"]
+    assert ["11045", "11042", "1", "20130101", "*", ""] in table
+    assert [r[1] for r in table if r[0] == "11103"] == ["11102", "11104", "11106"]
+
+
+def test_add_on_columns_are_found_by_title_and_a_pair_ends_at_its_first_deletion(tmp_path, pack):
+    # the titles in another order, dates a spreadsheet saved as YYYY-MM-DD, a type 2 edit
+    # with CMS's CCCCC for "no primary", and a primary code deleted before the edit ends
+    source = tmp_path / "aoc.csv"
+    source.write_text(
+        "Notice: CPT codes only are copyright the AMA\n"
+        "AOC Edit Type,Primary Code,Add-on Code,AOC Edit Eff Dt,AOC Edit Del Dt,Primary Code Del Dt,AOC Del Dt\n"
+        "1,11042,11045,2013-01-01,*,20231231,\n"
+        "2,CCCCC,99418,20230101,,,\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = run("ncci-aoc", source, "--pack", pack, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert rows(out)[1:] == [["11045", "11042", "1", "20130101", "20231231", ""],
+                             ["99418", "", "2", "20230101", "*", ""]]
+
+
+def test_malformed_add_on_rows_are_reported_by_line_and_nothing_is_written(tmp_path, pack):
+    source = tmp_path / "aoc.txt"
+    source.write_text("\n".join([AOC_HEADER,
+                                 "11045\t*\t11042\t*\t1\t20130101\t*\t",    # line 2: good
+                                 "11045\t*\t1104\t*\t1\t20130101\t*\t",     # 3: a primary of four digits
+                                 "11046\t*\t11043\t*\t4\t20130101\t*\t",    # 4: edit type 4
+                                 "11047\t*\t11044\t*\t1\t20131301\t*\t",    # 5: month 13
+                                 "11103\t*\t11102\t*\t1\t20190101\t20180101\t"]) + "\n",  # 6: ends before it starts
+                      encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = run("ncci-aoc", source, "--pack", pack, "--output", out)
+    assert result.exit_code == 2 and not out.exists()
+    assert "aoc.txt:3: primary code: '1104' is not shaped like" in result.stderr
+    assert "aoc.txt:4: AOC edit type '4' is not 1, 2 or 3" in result.stderr
+    assert "aoc.txt:5: AOC edit effective date '20131301' is not a date" in result.stderr
+    assert "aoc.txt:6: the pair ends 20180101, before its edit takes effect 20190101" in result.stderr
+    assert "4 malformed rows: nothing written" in result.stderr
+
+
+def test_a_file_that_is_not_the_add_on_file_is_refused(tmp_path, pack):
+    out = tmp_path / "out.csv"
+    result = run("ncci-aoc", FIXTURES / "mue_bad.csv", "--pack", pack, "--output", out)
+    assert result.exit_code == 2 and not out.exists()
+    assert "mue_bad.csv:1: the header has no column for addon, primary, edit_type, effective" in result.stderr
+
+
+# ---- the fee schedule's payment policy indicators -----------------------------------------------
+
+RVU = FIXTURES / "pprrvu25_jan.excerpt.csv"
+MPFS_HEADER = ["hcpcs", "status", "pctc", "global_days", "multiple_procedure", "bilateral", "assistant",
+               "co_surgeon", "team_surgeon", "effective_date", "deletion_date"]
+
+
+def test_the_relative_value_file_gives_one_row_of_indicators_per_code(tmp_path, pack):
+    out = tmp_path / "mpfs.csv"
+    result = run("mpfs", RVU, "--pack", pack, "--effective", "2025-01-01", "--output", out)
+    assert result.exit_code == 0, result.output
+    assert "mpfs: 29 rows read, 27 written, 0 skipped, 0 duplicate keys" in result.output
+    assert "2 rows of modifiers (26, TC, 53...) left out" in result.output
+    table = rows(out)
+    assert table[0] == MPFS_HEADER
+    by_code = {r[0]: r for r in table[1:]}
+    # the published values: 11042 global 000, assistant 1; 29881 global 090, bilateral 1;
+    # 11045 an add-on (ZZZ); 95937 a diagnostic test with PC/TC indicator 1
+    assert by_code["11042"][1:9] == ["A", "0", "000", "2", "0", "1", "0", "0"]
+    assert by_code["29881"][3] == "090" and by_code["29881"][5] == "1"
+    assert by_code["11045"][3] == "ZZZ" and by_code["95937"][2] == "1"
+    assert by_code["99213"][9:] == ["20250101", "20250331"]
+
+
+def test_a_later_fee_schedule_quarter_keeps_the_earlier_one_and_says_what_changed(tmp_path, pack):
+    out = tmp_path / "mpfs.csv"
+    assert run("mpfs", RVU, "--pack", pack, "--effective", "2025-01-01", "--output", out).exit_code == 0
+    april = tmp_path / "april.csv"  # constructed: the January file with 11042's global days changed
+    april.write_text(RVU.read_text(encoding="utf-8").replace("0.13,3.87,1.82,0,000,", "0.13,3.87,1.82,0,010,"),
+                     encoding="utf-8")
+    result = run("mpfs", april, "--pack", pack, "--effective", "2025-04-01", "--output", out)
+    assert result.exit_code == 0, result.output
+    assert "11042 global days 000 -> 010" in result.output
+    dates = [(r[0], r[3], r[9], r[10]) for r in rows(out)[1:] if r[0] == "11042"]
+    assert dates == [("11042", "000", "20250101", "20250331"), ("11042", "010", "20250401", "20250630")]
+
+
+def test_malformed_fee_schedule_rows_are_reported_by_line(tmp_path, pack):
+    bad = tmp_path / "bad.csv"
+    text = RVU.read_text(encoding="utf-8").splitlines()
+    text[10] = text[10].replace(",000,", ",099,")  # line 11: global days 099
+    text[11] = text[11].replace(",2,0,1,0,0,", ",2,0,X,0,0,")  # line 12: assistant indicator X
+    bad.write_text("\n".join(text) + "\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = run("mpfs", bad, "--pack", pack, "--effective", "2025-01-01", "--output", out)
+    assert result.exit_code == 2 and not out.exists()
+    assert "bad.csv:11: global days '099' is not one of" in result.stderr
+    assert "bad.csv:12: assistant indicator 'X' is not a digit 0-9" in result.stderr

@@ -1,4 +1,4 @@
-"""``rulesengine import ncci-ptp|mue|mce|icd10cm``: CMS's published files into a pack.
+"""``rulesengine import ncci-ptp|ncci-aoc|mue|mpfs|mce|icd10cm``: CMS's published files into a pack.
 
 Each quarter CMS publishes the NCCI procedure-to-procedure (PTP) edits and the medically
 unlikely edits (MUE); each fiscal year, the Medicare Code Editor (MCE) lists and the
@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from rulesengine.cms.addons import AOC_COLUMNS, aoc_rows
+from rulesengine.cms.fee_schedule import MPFS_COLUMNS, MPFS_NAMES, mpfs_rows
 from rulesengine.cms.files import (
     MUE_COLUMNS,
     NCCI_COLUMNS,
@@ -140,24 +142,61 @@ def _day(ctx, param, value):
         raise click.BadParameter(f"'{value}' is not a date in the form YYYY-MM-DD") from None
 
 
+#: the quarterly files, each in one table whose earlier quarters stay for earlier dates:
+#: (columns, reader, what the value columns are called, what a dropped code loses, declaration)
+_QUARTERLY = {
+    "mue": (MUE_COLUMNS, mue_rows, ("MUE", "adjudication", "rationale"), "MUE",
+            "code hcpcs, limit integer, adjudication integer, rationale text, effective_date date, "
+            "deletion_date date"),
+    "mpfs": (MPFS_COLUMNS, mpfs_rows, MPFS_NAMES, "fee schedule row",
+             "hcpcs hcpcs, status text, pctc integer, global_days text, multiple_procedure integer, "
+             "bilateral integer, assistant integer, co_surgeon integer, team_surgeon integer, "
+             "effective_date date, deletion_date date"),
+}
+
+
+def _quarter_options(table: str, what: str):
+    """The options of an import of a quarterly file without row dates."""
+    def decorate(function):
+        for option in reversed([
+                click.argument("file", type=click.Path(exists=True, dir_okay=False)), _PACK,
+                click.option("--table", default=table, show_default=True,
+                             help="The table to write: a table the pack declares, or tables/NAME.csv."),
+                click.option("--effective", required=True, callback=_day,
+                             help=f"The first day the file is in force (YYYY-MM-DD): the {what} has no row dates."),
+                click.option("--through", callback=_day,
+                             help="Its last day (YYYY-MM-DD); by default the last day of that quarter."),
+                click.option("--output", type=click.Path(dir_okay=False), help="Write this CSV file instead."),
+                click.option("--replace", is_flag=True,
+                             help="Write the file's rows alone, dropping the table's earlier rows (a fresh "
+                                  "table); by default they are kept for earlier dates of service."),
+                _SKIP]):
+            function = option(function)
+        return function
+    return decorate
+
+
 @command.command("mue")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@_PACK
-@click.option("--table", default="mue_practitioner", show_default=True,
-              help="The table to write: a table the pack declares, or tables/NAME.csv.")
-@click.option("--effective", required=True, callback=_day,
-              help="The first day the file is in force (YYYY-MM-DD): the MUE file has no row dates.")
-@click.option("--through", callback=_day,
-              help="Its last day (YYYY-MM-DD); by default the last day of that quarter.")
-@click.option("--output", type=click.Path(dir_okay=False), help="Write this CSV file instead.")
-@click.option("--replace", is_flag=True,
-              help="Write the file's rows alone, dropping the table's earlier rows (a fresh table); "
-                   "by default they are kept for earlier dates of service.")
-@_SKIP
+@_quarter_options("mue_practitioner", "MUE file")
 def mue(file, pack, table, effective, through, output, replace, skip_bad_rows):
     """Import the MUE file (practitioner, outpatient hospital or DME), CSV as CMS publishes it.
     The table keeps its earlier quarters' rows, so a claim is checked by the MUE of its date
     of service."""
+    _import_quarter("mue", file, pack, table, effective, through, output, replace, skip_bad_rows)
+
+
+@command.command("mpfs")
+@_quarter_options("mpfs_indicators", "relative value file")
+def mpfs(file, pack, table, effective, through, output, replace, skip_bad_rows):
+    """Import the payment policy indicators of the Physician Fee Schedule relative value file
+    (PPRRVU, the CSV in CMS's quarterly RVU zip): global days, PC/TC, multiple procedure,
+    bilateral, assistant at surgery, co- and team surgery, one row per code (the global
+    service's). The table keeps its earlier quarters' rows, as for MUEs."""
+    _import_quarter("mpfs", file, pack, table, effective, through, output, replace, skip_bad_rows)
+
+
+def _import_quarter(kind, file, pack, table, effective, through, output, replace, skip_bad_rows):
+    columns, read, names, what, declaration = _QUARTERLY[kind]
     folder = _pack_folder(pack)
     given = through is not None
     if through is None:
@@ -168,25 +207,44 @@ def mue(file, pack, table, effective, through, output, replace, skip_bad_rows):
     earlier, existed = None, target.is_file()
     if existed and not replace:
         try:
-            earlier = earlier_rows(target, effective, MUE_COLUMNS, "mue")
+            earlier = earlier_rows(target, effective, columns, kind)
         except TableRefused as refused:
             for line in refused.lines:
                 click.echo(line, err=True)
             sys.exit(2)
     tally = Tally(notes=[f"rows in force {effective} through {through}"
                          + ("" if given else " (the end of that quarter; --through changes it)")])
-    rows = mue_rows(Path(file), tally, effective, through)
+    rows = read(Path(file), tally, effective, through)
     if earlier:
-        changes = QuarterChanges(earlier.before)
+        changes = QuarterChanges(earlier.before, names, what)
         rows = changes.compared(rows)
-    kept = write_rows(target, MUE_COLUMNS, rows, tally, skip_bad_rows, earlier.rows if earlier else ())
+    kept = write_rows(target, columns, rows, tally, skip_bad_rows, earlier.rows if earlier else ())
     if kept and earlier:
         tally.notes += earlier.notes() + changes.notes(effective)
     elif kept and existed:
         tally.notes.append("--replace: the table's earlier rows were dropped; it holds this file's rows only")
-    unread_table_note(folder, target, table, "code hcpcs, limit integer, adjudication integer, "
-                       "rationale text, effective_date date, deletion_date date", tally)
-    _report("mue", tally, kept, str(target))
+    unread_table_note(folder, target, table, declaration, tally)
+    _report(kind, tally, kept, str(target))
+    _finish(kept, folder)
+
+
+@command.command("ncci-aoc")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_PACK
+@click.option("--table", default="ncci_aoc", show_default=True,
+              help="The table to write: a table the pack declares, or tables/NAME.csv.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write this CSV file instead.")
+@_SKIP
+def ncci_aoc(file, pack, table, output, skip_bad_rows):
+    """Import the NCCI add-on code edits (CMS's AOC spreadsheet saved as tab-separated text or
+    CSV): a row per add-on and primary code, with its edit type and dates."""
+    folder = _pack_folder(pack)
+    target = Path(output) if output else table_path(folder, table)
+    tally = Tally()
+    kept = write_rows(target, AOC_COLUMNS, aoc_rows(Path(file), tally), tally, skip_bad_rows)
+    unread_table_note(folder, target, table, "addon hcpcs, primary hcpcs, edit_type integer, "
+                      "effective_date date, deletion_date date, notes text", tally)
+    _report("ncci-aoc", tally, kept, str(target))
     _finish(kept, folder)
 
 

@@ -91,7 +91,7 @@ def _continues_header(cells: list[str]) -> bool:
     return not any(cells[:2]) and not any(re.fullmatch(r"[0-9]{8}", c) for c in cells)
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
@@ -121,7 +121,7 @@ def data_records(path: Path, delimiter: str, is_header, tally: Tally, what: str)
 
 # a quarter's million rows repeat a few thousand codes and dates: check each once
 @functools.lru_cache(maxsize=1 << 16)
-def _procedure(text: str, what: str) -> str:
+def procedure_cell(text: str, what: str) -> str:
     code = normalize("hcpcs", text)
     if not code:
         raise ValueError(f"{what} is empty")
@@ -134,7 +134,7 @@ def _procedure(text: str, what: str) -> str:
 
 
 @functools.lru_cache(maxsize=1 << 12)
-def _cms_date(text: str, what: str) -> str:
+def cms_date_cell(text: str, what: str) -> str:
     """A date as CMS writes it, YYYYMMDD, checked and kept as written."""
     try:
         if len(text) == 8 and text.isdigit():
@@ -154,7 +154,7 @@ def _cells(cells: list[str], count: int, names: str) -> list[str]:
 # ---- NCCI procedure-to-procedure edits -----------------------------------------------------
 
 def _ncci_header(cells: list[str]) -> bool:
-    return len(cells) >= 2 and _squash(cells[0]) == "column1" and _squash(cells[1]) == "column2"
+    return len(cells) >= 2 and squash(cells[0]) == "column1" and squash(cells[1]) == "column2"
 
 
 def ncci_row(cells: list[str]) -> tuple[str, ...]:
@@ -162,11 +162,11 @@ def ncci_row(cells: list[str]) -> tuple[str, ...]:
     c1, c2, prior, effective, deletion, indicator, rationale = _cells(
         cells, 7, "column 1, column 2, prior-1996 flag, effective, deletion, modifier indicator, rationale")
     problems: list[str] = []
-    c1 = _checked(problems, _procedure, c1, "column 1 code")
-    c2 = _checked(problems, _procedure, c2, "column 2 code")
-    _checked(problems, _cms_date, effective, "effective date")
+    c1 = checked_cell(problems, procedure_cell, c1, "column 1 code")
+    c2 = checked_cell(problems, procedure_cell, c2, "column 2 code")
+    checked_cell(problems, cms_date_cell, effective, "effective date")
     if deletion != "*":
-        _checked(problems, _cms_date, deletion, "deletion date")
+        checked_cell(problems, cms_date_cell, deletion, "deletion date")
     if prior not in ("", "*"):
         problems.append(f"the prior-1996 flag is '{prior}', not '*' or blank")
     if indicator not in ("0", "1", "9"):
@@ -178,7 +178,7 @@ def ncci_row(cells: list[str]) -> tuple[str, ...]:
     return c1, c2, prior, effective, deletion, indicator, rationale
 
 
-def _checked(problems: list[str], check, text: str, what: str) -> str:
+def checked_cell(problems: list[str], check, text: str, what: str) -> str:
     """``check(text, what)``, or ``text`` with the reason it fails added to ``problems``."""
     try:
         return check(text, what)
@@ -228,7 +228,7 @@ def mue_row(cells: list[str], effective: str, through: str) -> tuple[str, ...]:
         cells, 4, "code, MUE value, adjudication indicator, rationale")
     problems = []
     try:
-        code = _procedure(code, "code")
+        code = procedure_cell(code, "code")
     except ValueError as error:
         problems.append(str(error))
     if not re.fullmatch(r"[0-9]+", value):
