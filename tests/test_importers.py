@@ -72,7 +72,7 @@ def test_ncci_excerpt_reproduces_the_bundled_table(pack):
     assert written.read_bytes() == NCCI_BUNDLED.read_bytes()
     assert "ncci-ptp: 27 rows read, 27 written, 0 skipped, 0 duplicate keys" in result.output
     assert "3 rows never in force" in result.output and "kept" in result.output
-    assert "pack medicare 2026.3 loads: 9 rules" in result.output
+    assert "pack medicare 2026.3 loads: 18 rules" in result.output
     assert leftovers(pack) == []
 
 

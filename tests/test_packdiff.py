@@ -280,7 +280,8 @@ def test_acme_against_medicare_over_the_examples(run):
     without N211 -> changed. TF-INSTITUTIONAL (the through date 2025-06-30):
     TF-INSTITUTIONAL-THROUGH-DATE 355 days -> appears; TF-LATE-INSTITUTIONAL 371 -> changed.
     ACME-TF-DAY-90 is on time under both. PA-OPD-BLEPHAROPLASTY is disabled by ACME, so
-    PA-MISSING's finding disappears; ACME-PA-IMAGING fires on ACME-PA-MISSING-EPO (72148, EPO).
+    PA-MISSING's finding disappears; ACME-PA-IMAGING fires on ACME-PA-MISSING-EPO (72148, EPO),
+    and ACME-THERAPY-UNITS on both lines of ACME-THERAPY-OVER (5 timed units on one date).
     """
     result = run(MEDICARE, ACME, str(EXAMPLES), "--format", "json")
     assert result.exit_code == 2  # malformed.json holds an unreadable claim
@@ -290,6 +291,7 @@ def test_acme_against_medicare_over_the_examples(run):
         "TF-INSTITUTIONAL": ("filing_limit", 1, 0, 1),
         "PA-OPD-BLEPHAROPLASTY": ("prior_auth", 0, 1, 0),
         "ACME-PA-IMAGING": ("prior_auth", 1, 0, 0),
+        "ACME-THERAPY-UNITS": ("unit_limit", 2, 0, 0),
     }
     assert sorted(examples(report, "TF-PROFESSIONAL")) == [
         ("appeared", "ACME-TF-LATE", 1), ("appeared", "TF-LATE", 2),
@@ -305,19 +307,22 @@ def test_acme_against_medicare_over_the_examples(run):
                               "received 2026-07-15, more than 90 days after the date of service 2025-07-01"}
     outcomes = {(o["from"], o["to"]): sorted(o["examples"]) for o in report["outcomes"]}
     assert outcomes == {
-        ("clean", "denied"): ["ACME-PA-MISSING-EPO", "ACME-TF-LATE", "TF-INSTITUTIONAL-THROUGH-DATE",
-                              "TF-ON-TIME-LAST-DAY"],
+        ("clean", "denied"): ["ACME-PA-MISSING-EPO", "ACME-TF-LATE", "ACME-THERAPY-OVER",
+                              "TF-INSTITUTIONAL-THROUGH-DATE", "TF-ON-TIME-LAST-DAY"],
         ("denied", "clean"): ["PA-MISSING"]}
-    assert report["summary"] == {"claims": 31, "changed_outcome": 5, "appeared": 5,
+    assert report["summary"] == {"claims": 38, "changed_outcome": 6, "appeared": 7,
                                  "disappeared": 1, "changed": 2, "unreadable": 1}
     rules = report["rules"]
     assert rules["added"] == [{"rule_id": "ACME-PA-IMAGING", "category": "prior_auth",
+                               "pack": "acme-commercial"},
+                              {"rule_id": "ACME-THERAPY-UNITS", "category": "unit_limit",
                                "pack": "acme-commercial"}]
     # disabled in the ACME layer: removed from the merged rules
     assert [r["rule_id"] for r in rules["removed"]] == ["PA-OPD-BLEPHAROPLASTY"]
     assert {r["rule_id"] for r in rules["changed"]} == {"TF-PROFESSIONAL", "TF-INSTITUTIONAL"}
     assert report["new_pack"]["layers"] == ["medicare", "acme-commercial"]
-    assert report["data"] == []
+    assert report["data"] == [{"kind": "valueset", "name": "timed_therapy", "change": "added",
+                               "read_by": ["ACME-THERAPY-UNITS"]}]
 
 
 def test_acme_against_medicare_exit_1_without_the_malformed_file(run):
@@ -325,7 +330,7 @@ def test_acme_against_medicare_exit_1_without_the_malformed_file(run):
     result = run(MEDICARE, ACME, *files)
     assert result.exit_code == 1
     assert result.stdout.endswith(
-        "29 claims: 5 changed outcome, 5 findings appeared, 1 disappeared, 2 changed\n")
+        "36 claims: 6 changed outcome, 7 findings appeared, 1 disappeared, 2 changed\n")
 
 
 def test_a_change_only_to_a_short_rule_id_prints_its_row(run, tmp_path):

@@ -466,7 +466,7 @@ def test_the_bundled_packs_tests_pass_with_full_rule_coverage(monkeypatch):
     passed, failed, errors = summary(result.output)
     assert passed >= 120 and failed == errors == 0
     assert result.output.splitlines()[-1] == (
-        "rule coverage: medicare 9 of 9 rules fired, acme-commercial 3 of 3 rules fired")
+        "rule coverage: medicare 18 of 18 rules fired, acme-commercial 4 of 4 rules fired")
 
 
 def test_the_bundled_tests_check_both_evaluators_and_catch_a_changed_rule(tmp_path, monkeypatch):

@@ -169,3 +169,34 @@ def test_aggregate_conditions_go_in_parentheses():
     _, [found] = parse(textwrap.dedent(rule("count of other lines where other.units = 1 < 2")).lstrip(),
                        "test.rules")
     assert found.code == "syntax" and "goes in parentheses" in found.hint
+
+
+# ---- a message names the line 'no ... line where' found ----------------------------------------
+
+def _with_message(tmp_path, require: str, message: str):
+    text = rule(require).replace("deny line CO-97", f'deny line CO-97 "{message}"')
+    return load_pack_from(tmp_path / "p", text, FILES)
+
+
+def test_a_message_names_the_fields_of_the_line_found(tmp_path):
+    pack = _with_message(tmp_path, "no other line where other.procedure = line.procedure",
+                         "also on line {other.number}, units {other.units}")
+    assert [r.id for r in pack.rules] == ["R1"]
+
+
+def test_the_line_found_only_by_no(tmp_path):
+    with pytest.raises(PackError) as raised:
+        _with_message(tmp_path, "any other line where other.procedure = line.procedure",
+                      "line {other.number}")
+    [found] = raised.value.diagnostics
+    assert found.code == "unknown-placeholder"
+    assert "a field of another line, and this rule's requirement finds no one line" in found.message
+    assert "requires 'no other line where ...'" in found.hint
+
+
+def test_the_line_found_is_of_the_quantifier_s_scope(tmp_path):
+    with pytest.raises(PackError) as raised:
+        _with_message(tmp_path, "no other line where other.procedure = line.procedure",
+                      "claim {earlier.claim_id}")
+    [found] = raised.value.diagnostics
+    assert found.code == "unknown-placeholder"

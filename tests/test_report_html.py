@@ -139,31 +139,33 @@ def examples(packs):
 
 def test_headline_figures(examples):
     _, page = examples
-    # examples/expected-report.txt: 31 checked, 17 clean, 0 review, 14 denied, 1 unreadable
-    assert page.text_of("figure-claims") == "Claims checked 31 plus 1 unreadable"
-    assert page.text_of("figure-clean-rate") == "Clean-claim rate 54.8% 17 of 31 with no finding"
-    assert page.text_of("figure-denial-rate") == "Denial rate 45.2% 14 of 31 likely denied"
+    # examples/expected-report.txt: 38 checked, 19 clean, 0 review, 19 denied, 1 unreadable
+    assert page.text_of("figure-claims") == "Claims checked 38 plus 1 unreadable"
+    assert page.text_of("figure-clean-rate") == "Clean-claim rate 50.0% 19 of 38 with no finding"
+    assert page.text_of("figure-denial-rate") == "Denial rate 50.0% 19 of 38 likely denied"
     assert page.text_of("figure-review") == "For review 0 0.0% of claims checked"
     assert page.text_of("figure-unreadable") == "Unreadable 1 not checked, not in the rates"
-    assert page.text_of("figure-findings") == "Findings 15 on 14 claims"
+    assert page.text_of("figure-findings") == "Findings 21 on 19 claims"
 
 
 def test_charts_carry_their_figures_as_text(examples):
     _, page = examples
-    assert "Outcome of the claims checked: clean 17 (54.8%); review 0 (0.0%); denied 14 (45.2%)" \
+    assert "Outcome of the claims checked: clean 19 (50.0%); review 0 (0.0%); denied 19 (50.0%)" \
         in page.charts
-    assert ("Findings by category: Filing limit 3 findings; Medical necessity 3 findings; "
-            "Unit limit 3 findings; Age 2 findings; Prior auth 2 findings; Bundling 1 finding; "
+    assert ("Findings by category: Unit limit 5 findings; Filing limit 3 findings; "
+            "Medical necessity 3 findings; Age 2 findings; Bundling 2 findings; "
+            "Modifier 2 findings; Prior auth 2 findings; Claim data 1 finding; "
             "Sex 1 finding") in page.charts
     assert ("Findings by denial code (CARC): CO-151 3 findings; CO-29 3 findings; "
-            "CO-50 3 findings; CO-197 2 findings; CO-6 2 findings; CO-236 1 finding; "
-            "CO-7 1 finding") in page.charts
-    assert ("Claims by payer (clean, review, denied): medicare 25 · 52.0% clean; "
-            "acme-commercial 6 · 66.7% clean") in page.charts
+            "CO-50 3 findings; CO-119 2 findings; CO-197 2 findings; CO-6 2 findings; "
+            "CO-107 1 finding; CO-16 1 finding; CO-236 1 finding; CO-4 1 finding; "
+            "CO-7 1 finding; CO-97 1 finding") in page.charts
+    assert ("Claims by payer (clean, review, denied): medicare 31 · 48.4% clean; "
+            "acme-commercial 7 · 57.1% clean") in page.charts
     # every bar has its own tooltip
     assert "Medical necessity: 3 findings" in page.bar_titles
     assert "CO-236: 1 finding" in page.bar_titles
-    assert "medicare: 13 clean, 0 review, 12 denied" in page.bar_titles
+    assert "medicare: 15 clean, 0 review, 16 denied" in page.bar_titles
     assert "82306: 3 findings, 3 that deny" in page.bar_titles
 
 
@@ -176,8 +178,8 @@ def test_tables(examples, packs):
                                "'medical necessity' by the payer.")
     assert page.rows("payers") == [
         ["Payer", "Claims", "Clean", "Review", "Denied", "Clean rate", "Findings"],
-        ["medicare", "25", "13", "0", "12", "52.0%", "13"],
-        ["acme-commercial", "6", "4", "0", "2", "66.7%", "2"]]
+        ["medicare", "31", "15", "0", "16", "48.4%", "17"],
+        ["acme-commercial", "7", "4", "0", "3", "57.1%", "4"]]
     rules = page.rows("rules")
     assert rules[:3] == [["Rule", "Category", "Denial code", "Findings", "Claims", "Pack"],
                          ["MN-VITD-82306", "Medical necessity", "CO-50 N115", "3", "3", "medicare"],
@@ -188,7 +190,7 @@ def test_tables(examples, packs):
     codes = page.rows("codes")
     assert codes[1] == ["82306", "3", "3", "MN-VITD-82306 (3)"]
     # timely filing's evidence names no procedure: the claim's line does
-    assert ["99213", "2", "2", "TF-PROFESSIONAL (2)"] in codes
+    assert ["99213", "3", "3", "TF-PROFESSIONAL (2)"] in codes  # and EM-MINOR-25
     assert page.rows("packs")[1:] == [[p.info.id, p.info.version, p.info.hash] for p in packs.packs]
 
 
@@ -199,16 +201,17 @@ def test_denied_claims_table_lists_each_denied_claim_with_its_findings(examples)
     firsts = [row for row in rows[1:] if len(row) == 6]  # a claim's first row has its header
     assert [row[0] for row in firsts] == [
         "ACME-PA-MISSING-EPO acme-commercial", "ACME-TF-LATE acme-commercial",
-        "MN-UNSUPPORTED-DX medicare", "MN-DX-NOT-POINTED medicare",
+        "ACME-THERAPY-OVER acme-commercial", "MN-UNSUPPORTED-DX medicare", "MN-DX-NOT-POINTED medicare",
         "MN-SUBSEQUENT-ENCOUNTER-NOT-LISTED medicare", "NCCI-BUNDLED medicare",
         "MUE-DOS-OVER medicare", "MUE-DOS-SUMMED-ACROSS-LINES medicare", "TF-LATE medicare",
         "TF-LATE-INSTITUTIONAL medicare", "PA-MISSING medicare", "SEX-59400-MALE medicare",
-        "AGE-99381-ADULT medicare", "AGE-99392-INFANT medicare"]
+        "AGE-99381-ADULT medicare", "AGE-99392-INFANT medicare", "AOC-WITHOUT-PRIMARY medicare",
+        "EM-MINOR-NO-25 medicare", "BILATERAL-TWO-UNITS medicare", "EXTERNAL-CAUSE-FIRST medicare"]
     assert ["NCCI-BUNDLED medicare", "2", "81105", "CO-236 N20", "NCCI-PTP",
             "81105 is a column-two code of 0001U (line 1) on 2026-07-22 (NCCI modifier indicator 1)"
             ] in rows
     # the second finding of a claim is a row of its own under the same claim
-    assert len(rows) == 1 + 14 + 1
+    assert len(rows) == 1 + 19 + 2  # two claims have a second finding
     assert ["2", "0009U", "CO-151 N362", "MUE-PRACTITIONER",
             "3 units of 0009U on 2026-09-10 exceed the MUE of 2 (adjudication indicator 3)"] in rows
     assert ["TF-LATE-INSTITUTIONAL medicare", "claim", "", "CO-29 N211", "TF-INSTITUTIONAL",
@@ -376,12 +379,12 @@ def test_the_page_as_a_person_sees_it_in_chromium(tmp_path, examples):
     page.write_text(text, encoding="utf-8")
 
     seen = Page(chromium(tmp_path, page, "--dump-dom"))
-    assert seen.text_of("figure-clean-rate") == "Clean-claim rate 54.8% 17 of 31 with no finding"
-    assert seen.text_of("figure-denial-rate") == "Denial rate 45.2% 14 of 31 likely denied"
+    assert seen.text_of("figure-clean-rate") == "Clean-claim rate 50.0% 19 of 38 with no finding"
+    assert seen.text_of("figure-denial-rate") == "Denial rate 50.0% 19 of 38 likely denied"
     body = " ".join(" ".join(seen.text).split())
     for category in ("Medical necessity", "Filing limit", "Unit limit", "Prior auth", "Bundling"):
         assert category in body
-    assert seen.rows("payers")[1] == ["medicare", "25", "13", "0", "12", "52.0%", "13"]
+    assert seen.rows("payers")[1] == ["medicare", "31", "15", "0", "16", "48.4%", "17"]
 
     shot = tmp_path / "report.png"
     chromium(tmp_path, page, f"--screenshot={shot}")
@@ -392,4 +395,4 @@ def test_the_page_as_a_person_sees_it_in_chromium(tmp_path, examples):
     green, red = max(((count(r, CLEAN_GREEN), count(r, DENIED_RED)) for r in rows),
                      key=lambda gr: gr[0] + gr[1] if gr[0] and gr[1] else 0)
     assert green + red > 900  # the bar spans the page's width
-    assert green / (green + red) == pytest.approx(17 / 31, abs=0.01)
+    assert green / (green + red) == pytest.approx(19 / 38, abs=0.01)

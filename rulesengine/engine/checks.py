@@ -52,7 +52,7 @@ class PairIndex:
                 found = {"column1": other.procedure, "column1_line": other.line_number,
                          "modifier_indicator": indicator}
                 if self.across:
-                    found["column1_claim"] = getattr(other, "claim_id", None)
+                    found["column1_claim"] = getattr(other, "claim_id", claim.claim_id)
                 return found
         return None
 

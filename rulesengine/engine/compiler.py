@@ -181,14 +181,45 @@ def _by_stretch(compiled, rule: ast.Rule) -> list:
     return copies
 
 
+class _FoundLine:
+    """For a rule that requires 'no other|earlier line where C' and whose message names the
+    line found: that line's fields, worked out only when the rule fires (C is tested again
+    over the scope's lines, in their order, until one meets it)."""
+
+    __slots__ = ("facts", "scope", "test")
+
+    def __init__(self, rule: ast.Rule, facts: RuleFacts, sets: SetBuilder):
+        self.facts = facts
+        self.scope = rule.check.condition.scope
+        self.test = compile_test(rule.check.condition.condition, sets)
+
+    def values(self, claim: Claim, line, x: ClaimContext) -> dict:
+        scope, test = self.scope, self.test
+        try:
+            for met in x.lines(scope):
+                if met is line:
+                    continue
+                setattr(x, scope, met)
+                if test(claim, line, x) is True:
+                    return self.facts.found_line(claim, met)
+        finally:
+            setattr(x, scope, None)
+        return {}
+
+
+def _found_line(rule: ast.Rule, facts: RuleFacts, sets: SetBuilder):
+    return _FoundLine(rule, facts, sets) if facts.found_fields else None
+
+
 class _ClaimRule:
-    __slots__ = ("facts", "start", "end", "keyed", "guard", "require")
+    __slots__ = ("facts", "start", "end", "keyed", "guard", "require", "found")
 
     def __init__(self, rule: ast.Rule, facts: RuleFacts, sets: SetBuilder):
         self.facts = facts
         self.start, self.end = _window(rule)
         self.keyed, self.guard = _split_guard(rule.guard, sets)
         self.require = compile_test(rule.check.condition, sets)
+        self.found = _found_line(rule, facts, sets)
 
     def run(self, claim: Claim, found: list, x: ClaimContext) -> None:
         day = claim.first_service_date
@@ -197,12 +228,13 @@ class _ClaimRule:
         if self.guard is not None and self.guard(claim, None, x) is not True:
             return
         if self.require(claim, None, x) is False:
-            found.append(self.facts.finding(claim, None))
+            extras = self.found.values(claim, None, x) if self.found else None
+            found.append(self.facts.finding(claim, None, extras))
 
 
 class _LineRule:
     __slots__ = ("facts", "start", "end", "keyed", "guard", "where", "triggers", "check", "test",
-                 "claim_scope")
+                 "claim_scope", "found")
 
     def __init__(self, rule: ast.Rule, facts: RuleFacts, checked: CheckedPack, sets: SetBuilder):
         self.facts = facts
@@ -213,6 +245,7 @@ class _LineRule:
         self.where = compile_test(rest, sets) if rest is not None else None
         check = rule.check
         self.test = self.check = None
+        self.found = _found_line(rule, facts, sets)
         if isinstance(check, ast.Require):
             self.test = compile_test(check.condition, sets)
         elif isinstance(check, ast.RequireFrequency):
@@ -241,7 +274,9 @@ class _LineRule:
         if self.where is not None and self.where(claim, line, x) is not True:
             return None
         if self.test is not None:  # a plain requirement, tested here: one call less per line
-            return _NO_EXTRAS if self.test(claim, line, x) is False else None
+            if self.test(claim, line, x) is not False:
+                return None
+            return self.found.values(claim, line, x) if self.found else _NO_EXTRAS
         return self.check(claim, line, x)
 
 

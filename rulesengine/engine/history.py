@@ -49,7 +49,8 @@ class History(Protocol):
         """Every recorded line of this member with this procedure code, in any order."""
 
     def member_lines(self, member_id: str) -> Sequence[HistoryLine]:
-        """Every recorded line of this member, in any order."""
+        """Every recorded line of this member, by date of service, claim id and line number
+        (the order in which a rule that found an earlier line names the first)."""
 
 
 def snapshot(history) -> AbstractContextManager:
@@ -127,7 +128,8 @@ class MemoryHistory:
         return list(self._lines.get((member_id, procedure), ()))
 
     def member_lines(self, member_id: str) -> list[HistoryLine]:
-        return [line for key in self._members.get(member_id, ()) for line in self._lines[key]]
+        return sorted((line for key in self._members.get(member_id, ()) for line in self._lines[key]),
+                      key=_in_order)
 
 
 # ---- SQLite ------------------------------------------------------------------------------
@@ -296,7 +298,8 @@ class SQLiteHistory:
     def member_lines(self, member_id: str) -> list[HistoryLine]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_LINE_COLUMNS} FROM claim_lines WHERE member_id = ? ORDER BY service_date",
+                f"SELECT {_LINE_COLUMNS} FROM claim_lines WHERE member_id = ? "
+                "ORDER BY service_date, claim_id, line_number",
                 (member_id,)).fetchall()
         return [_history_line(row) for row in rows]
 
@@ -308,6 +311,10 @@ class SQLiteHistory:
                 "SELECT service_date, procedure, modifiers, claim_id, line_number, billing_npi, "
                 "payer_id, frequency_code, recorded_at FROM claim_lines WHERE member_id = ? "
                 "ORDER BY service_date, claim_id, line_number", (member_id,)).fetchall()
+
+
+def _in_order(line: HistoryLine) -> tuple:
+    return (line.service_date, line.claim_id, line.line_number or 0)
 
 
 _LINE_COLUMNS = "claim_id, service_date, billing_npi, procedure, modifiers, units, line_number, payer_id"

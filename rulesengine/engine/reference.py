@@ -51,7 +51,8 @@ def _apply(checked, facts, versions, claim, history):
     rule = in_force([v for v in versions if not v.per_line], claim.first_service_date)
     if (rule is not None and (rule.guard is None or truth(checked, rule.guard, claim, None, env) is True)
             and truth(checked, rule.check.condition, claim, None, env) is False):
-        yield facts[version_key(rule)].finding(claim, None)
+        fact = facts[version_key(rule)]
+        yield fact.finding(claim, None, found_line(checked, rule, fact, claim, None, env))
     per_line = [v for v in versions if v.per_line]
     claim_level_fired = False
     for line in claim.lines:
@@ -65,6 +66,7 @@ def _apply(checked, facts, versions, claim, history):
         extras = _violation(checked, rule.check, claim, line, history)
         if extras is None:
             continue
+        extras = extras or found_line(checked, rule, facts[version_key(rule)], claim, line, env)
         if rule.action.scope == "claim":
             # one finding for the claim, from the first line that breaks the rule
             if not claim_level_fired:
@@ -72,6 +74,18 @@ def _apply(checked, facts, versions, claim, history):
                 yield facts[version_key(rule)].finding(claim, line, extras)
         else:
             yield facts[version_key(rule)].finding(claim, line, extras)
+
+
+def found_line(checked, rule: ast.Rule, fact: RuleFacts, claim, line, env) -> dict:
+    """For a rule that requires 'no other|earlier line where C' and fired: the fields of the
+    first line (in claim or history order) for which C is true, that the message names."""
+    if not fact.found_fields:
+        return {}
+    cond = rule.check.condition
+    for met in scope_lines(cond.scope, claim, line, env):
+        if truth(checked, cond.condition, claim, line, {**env, cond.scope: met}) is True:
+            return fact.found_line(claim, met)
+    return {}
 
 
 def in_force(versions: list[ast.Rule], day: date) -> ast.Rule | None:
@@ -202,7 +216,7 @@ def bundled(checked, check: ast.RequireUnbundled, claim: Claim, line: Line, hist
     table = checked.tables[check.table]
     c1, c2, mi = table.index("column1"), table.index("column2"), table.index("modifier_indicator")
     bypass = bypass_modifiers(check)
-    others = [(o.procedure, o.line_number, None) for o in claim.lines
+    others = [(o.procedure, o.line_number, claim.claim_id) for o in claim.lines
               if o is not line and o.service_date == line.service_date and o.procedure]
     if check.across_claims:
         others += [(h.procedure, h.line_number, h.claim_id)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rulesengine.claims.model import Claim, Line
 from rulesengine.language import ast
-from rulesengine.language.fields import FIELDS, PLACEHOLDER
+from rulesengine.language.fields import EARLIER_FIELDS, FIELDS, OTHER_FIELDS, PLACEHOLDER
 
 from .results import Finding
 
@@ -65,6 +65,8 @@ class RuleFacts:
     #: what every finding of the rule repeats, and the evidence getters, worked out once
     constant: tuple = ()
     getters: tuple = ()
+    #: the fields of the line 'no other|earlier line where' found that the message names
+    found_fields: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, rule: ast.Rule, pack: str, pack_dir: Path) -> "RuleFacts":
@@ -91,9 +93,23 @@ class RuleFacts:
                     action.scope == "line", action.group_code, action.carc,
                     tuple(r.text for r in action.rarcs), source_file, rule.pos.line,
                     rule.citation.value if rule.citation else None, pack)
-        return cls(rule, pack, source_file, tuple(paths),
-                   _split_message(template) if template is not None else (),
-                   constant, tuple((p, FIELDS[p].get) for p in paths))
+        parts = _split_message(template) if template is not None else ()
+        scope = ast.found_scope(rule)
+        found = tuple(dict.fromkeys(name for _, name in parts
+                                    if name and scope and name.startswith(scope + ".")))
+        return cls(rule, pack, source_file, tuple(paths), parts, constant,
+                   tuple((p, FIELDS[p].get) for p in paths), found)
+
+    def found_line(self, claim: Claim, found) -> dict:
+        """The extra values of a finding whose rule found a line (``found``: a line of the
+        claim, or a recorded line of the history): the fields of it the message names."""
+        values = {}
+        for name in self.found_fields:
+            if name in OTHER_FIELDS:
+                values[name] = OTHER_FIELDS[name].get(claim, found)
+            else:
+                values[name] = EARLIER_FIELDS[name].get(found)
+        return values
 
     def finding(self, claim: Claim, line: Line | None, extras: dict | None = None) -> Finding:
         rule_id, category, severity, line_scope, group, carc, rarc, file, at, citation, pack = self.constant

@@ -427,6 +427,17 @@ def relational(node) -> bool:
     return any(isinstance(part, (LineQuantifier, Aggregate, Lookup)) for part in walk(node))
 
 
+def found_scope(rule: Rule) -> str | None:
+    """``other`` or ``earlier`` when the rule requires ``no other|earlier line where ...``:
+    a finding then has the line that was found, and its message may name that line's
+    fields ({earlier.claim_id})."""
+    check = rule.check
+    if (isinstance(check, Require) and isinstance(check.condition, LineQuantifier)
+            and check.condition.quantifier == "no"):
+        return check.condition.scope
+    return None
+
+
 def reads_history(rule: Rule) -> bool:
     """Whether checking the rule needs the claim history: a frequency or duplicate check,
     a check across claims, or a quantifier or aggregate over earlier lines."""

@@ -17,7 +17,7 @@ from . import ast
 from .conditions import SHIFT_LIMITS, At, ConditionChecker
 from .dates import UNITS
 from .diagnostics import Diagnostic, did_you_mean
-from .fields import FIELDS, PLACEHOLDER
+from .fields import FIELDS, PLACEHOLDER, field_spec
 
 CATEGORIES = {
     "medical_necessity": "diagnosis does not support the procedure",
@@ -231,11 +231,20 @@ class _Checker(ConditionChecker):
             if name in extras:
                 continue
             spec = FIELDS.get(name)
+            found = ast.found_scope(rule)
+            if found is not None and name.startswith(found + ".") and field_spec(name):
+                continue  # a field of the line 'no ... line where' found
             before = message.value[:match.start()]
             escapes = before.count('"') + before.count("\\")  # each was written with a backslash
             pos = ast.Pos(message.pos.file, message.pos.line,
                           message.pos.column + 1 + match.start() + escapes)
-            if spec is None:
+            if spec is None and name.split(".")[0] in ast.SCOPES and field_spec(name):
+                self.report("unknown-placeholder", pos,
+                            f"the message names {{{name}}}, a field of another line, and this "
+                            "rule's requirement finds no one line",
+                            f"a message names the fields of the line found only when the rule "
+                            f"requires 'no {name.split('.')[0]} line where ...'")
+            elif spec is None:
                 self.report("unknown-placeholder", pos, f"the message names {{{name}}}, which is not a field",
                             did_you_mean(name, [*FIELDS, *extras]))
             elif spec.needs_line and not rule.per_line:

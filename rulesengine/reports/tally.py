@@ -19,13 +19,18 @@ from rulesengine.engine.results import Finding, Result
 # Taken from a copy of the X12 list (OpenEMR's, cross-checked against a second generated
 # list and MAC pages); X12 may since have reworded 7 ("...the patient's sex").
 CARC_TEXT = {
+    "4": "The procedure code is inconsistent with the modifier used.",
     "6": "The procedure/revenue code is inconsistent with the patient's age.",
     "7": "The procedure/revenue code is inconsistent with the patient's gender.",
+    "16": "Claim/service lacks information or has submission/billing error(s).",
+    "18": "Exact duplicate claim/service.",
     "29": "The time limit for filing has expired.",
     "50": "These are non-covered services because this is not deemed a 'medical necessity' "
           "by the payer.",
+    "54": "Multiple physicians/assistants are not covered in this case.",
     "97": "The benefit for this service is included in the payment/allowance for another "
           "service/procedure that has already been adjudicated.",
+    "107": "The related or qualifying claim/service was not identified on this claim.",
     "119": "Benefit maximum for this time period or occurrence has been reached.",
     "151": "Payment adjusted because the payer deems the information submitted does not "
            "support this many/frequency of services.",

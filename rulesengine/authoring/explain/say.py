@@ -28,7 +28,7 @@ NOUNS = {
     "patient.member_id": "the member id", "patient.sex": "the patient's sex",
     "patient.birth_date": "the patient's birth date", "patient.age": "the patient's age",
     "patient.age_days": "the patient's age in days",
-    "line.number": "the line number", "line.procedure": "the line's procedure",
+    "line.number": "the line's number", "line.procedure": "the line's procedure",
     "line.modifier": "the line's modifiers", "line.units": "the line's units",
     "line.charge": "the line's charge", "line.service_date": "the line's date of service",
     "line.service_date_to": "the line's last date of service",
