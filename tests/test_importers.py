@@ -508,6 +508,15 @@ AOC_HEADER = ("Add-on Code\tAOC Del Dt\tPrimary Code\tPrimary Code Del Dt\tAOC E
               "AOC Edit Eff Dt\tAOC Edit Del Dt\tSpecial Instruction Notes")
 
 
+def test_the_add_on_excerpt_reproduces_the_bundled_table(pack):
+    bundled = (MEDICARE / "tables" / "ncci_aoc.csv").read_bytes()
+    written = removed(pack, "ncci_aoc.csv")
+    result = run("ncci-aoc", FIXTURES / "aoc.excerpt.txt", "--pack", pack)
+    assert result.exit_code == 0, result.output
+    assert written.read_bytes() == bundled
+    assert "pack medicare 2026.3 loads: 18 rules" in result.output
+
+
 def test_the_add_on_code_excerpt_becomes_a_table_of_pairs(tmp_path, pack):
     out = tmp_path / "aoc.csv"
     result = run("ncci-aoc", FIXTURES / "aoc.excerpt.txt", "--pack", pack, "--output", out)
@@ -566,6 +575,15 @@ def test_a_file_that_is_not_the_add_on_file_is_refused(tmp_path, pack):
 RVU = FIXTURES / "pprrvu25_jan.excerpt.csv"
 MPFS_HEADER = ["hcpcs", "status", "pctc", "global_days", "multiple_procedure", "bilateral", "assistant",
                "co_surgeon", "team_surgeon", "effective_date", "deletion_date"]
+
+
+def test_the_relative_value_excerpt_reproduces_the_bundled_table(pack):
+    bundled = (MEDICARE / "tables" / "mpfs_indicators.csv").read_bytes()
+    written = removed(pack, "mpfs_indicators.csv")
+    result = run("mpfs", RVU, "--pack", pack, "--effective", "2025-01-01", "--through", "2026-12-31")
+    assert result.exit_code == 0, result.output
+    assert written.read_bytes() == bundled
+    assert "pack medicare 2026.3 loads: 18 rules" in result.output
 
 
 def test_the_relative_value_file_gives_one_row_of_indicators_per_code(tmp_path, pack):
