@@ -78,6 +78,12 @@ def _problems(make_pack, rules, tables=None):
      "unknown-category", 1, 22, "did you mean 'medical_necessity'?"),
     ('rule R1 "t" category coverage require claim.line_count < 9 else deny claim XX-16',
      "bad-group-code", 1, 76, "group codes: CO, PR, OA, PI, CR"),
+    ('rule R1 "t" category prior_auth for each line where line.procedure in {15820-15823}\n'
+     '  require claim.prior_authorization is present else deny line CO-197',
+     "syntax", 1, 77, "a range of codes is written with two dots, like 15820..15823"),
+    ('rule R1 "t" category prior_auth for each line where line.procedure in 15820-15823\n'
+     '  require claim.prior_authorization is present else deny line CO-197',
+     "syntax", 1, 76, "a range of codes is written with two dots, like 15820..15823"),
 ])
 def test_diagnostics_carry_code_position_message_and_hint(make_pack, rules, code, line, column, hint):
     (problem,) = _problems(make_pack, rules)
@@ -218,3 +224,19 @@ def test_a_literal_the_field_can_never_hold_is_an_error(make_pack, require, code
     """)
     assert problem.code == code
     assert problem.hint == hint
+
+
+def test_a_bad_date_cell_names_its_column_and_points_at_the_cell(make_pack):
+    with pytest.raises(rulesengine.PackError) as caught:
+        make_pack("""
+            table mue from "tables/mue.csv"
+              columns code hcpcs, limit integer, effective_date date, deletion_date date
+              rows effective from effective_date through deletion_date
+        """, {"tables/mue.csv": "code,limit,effective_date,deletion_date\n0009U,2,20260701,-\n"})
+    [problem] = caught.value.diagnostics
+    assert (Path(problem.pos.file).name, problem.pos.line, problem.pos.column) == ("mue.csv", 2, 18)
+    assert problem.message == "row does not fit table mue: column deletion_date (date): '-' is not a date"
+    assert problem.hint == "a date is written 2026-07-01 or 20260701; '*' or an empty cell means no date"
+    text = caught.value.render()
+    assert "Invalid isoformat" not in text
+    assert "    2 | 0009U,2,20260701,-\n      |                  ^" in text  # the caret under the '-'

@@ -148,6 +148,8 @@ def _hint_for(expected: set[str], error: UnexpectedInput) -> str | None:
                 "like: count of other lines where (other.procedure = line.procedure)")
     if "WHERE" in expected and text in ("other", "earlier", "line", "claim", "patient"):
         return "a quantifier over lines says its condition after 'where', like: any other line where other.units > 1"
+    if text == "-" and "ONLY" in expected:  # right after a code: a range written with a dash
+        return "a range of codes is written with two dots, like 15820..15823"
     if "ADJUSTMENT" in expected:
         return "write the group code, a dash and the CARC, like CO-50 or PR-204"
     if "RULE_ID" in expected:

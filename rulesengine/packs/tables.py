@@ -35,15 +35,27 @@ def date_cell(text: str) -> date | None:
     return date.fromisoformat(text)
 
 
+#: what a cell of each plain type looks like, for the hint of a cell that is not one
+_CELL_HINTS = {
+    "integer": "an integer column holds whole numbers, like 1 or 12",
+    "number": "a number column holds numbers, like 1 or 2.5",
+    "date": "a date is written 2026-07-01 or 20260701; '*' or an empty cell means no date",
+}
+
+
 def _cell(kind: str, text: str):
     """A cell's value, or raise ValueError saying why it is not of ``kind``."""
     text = text.strip()
-    if kind == "integer":
-        return int(text)
-    if kind == "number":
-        return float(text)
-    if kind == "date":
-        return date_cell(text)
+    if kind in _CELL_HINTS:
+        try:
+            if kind == "integer":
+                return int(text)
+            if kind == "number":
+                return float(text)
+            return date_cell(text)
+        except ValueError:
+            what = {"integer": "a whole number", "number": "a number", "date": "a date"}[kind]
+            raise ValueError(f"'{text}' is not {what}") from None
     if kind == "text":
         return text
     code = normalize(kind, text)
@@ -100,17 +112,32 @@ def load_table(decl: ast.Table, pack_dir: Path) -> tuple[TableData | None, list[
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
-            try:
-                if len(row) < len(header):
-                    raise ValueError(f"it has {len(row)} cells and the header {len(header)}")
-                rows.append(tuple(_cell(k, row[i]) for k, i in zip(kinds, where)))
-            except ValueError as error:
+            if len(row) < len(header):
                 problems.append(Diagnostic(
                     "bad-row", ast.Pos(str(path), reader.line_num, 1),
-                    f"row does not fit table {decl.name}: {error}"))
-                if len(problems) >= 20:
-                    break
+                    f"row does not fit table {decl.name}: it has {len(row)} cells and the header {len(header)}"))
+            else:
+                try:
+                    rows.append(tuple(_cell(k, row[i]) for k, i in zip(kinds, where)))
+                except ValueError:
+                    problems.append(_bad_cell(decl, path, reader.line_num, row, kinds, where))
+            if len(problems) >= 20:
+                break
     names = tuple(c.name for c in decl.columns)
     pick = (lambda ref: names.index(ref.name) if ref is not None else None)
     return TableData(decl.name, names, tuple(rows), pick(decl.effective_from),
                      pick(decl.effective_through), tuple(kinds)), problems
+
+
+def _bad_cell(decl: ast.Table, path: Path, line: int, row: list[str], kinds, where) -> Diagnostic:
+    """The first cell of a row that does not fit its column: named by column, the caret
+    under it (cells are counted as written, commas between them)."""
+    for column, kind, i in zip(decl.columns, kinds, where):
+        try:
+            _cell(kind, row[i])
+        except ValueError as error:
+            at = 1 + sum(len(cell) + 1 for cell in row[:i]) + (len(row[i]) - len(row[i].lstrip()))
+            return Diagnostic("bad-row", ast.Pos(str(path), line, at),
+                              f"row does not fit table {decl.name}: column {column.name} "
+                              f"({column.type}): {error}", _CELL_HINTS.get(kind))
+    raise AssertionError("a row that failed has a cell that fails")
