@@ -544,6 +544,19 @@ def test_add_on_columns_are_found_by_title_and_a_pair_ends_at_its_first_deletion
                              ["99418", "", "2", "20230101", "*", ""]]
 
 
+def test_a_type_2_add_on_without_primaries_loads_and_is_not_denied(tmp_path, pack):
+    source = tmp_path / "aoc.txt"
+    source.write_text("\n".join([AOC_HEADER, "11045\t*\t11042\t*\t1\t20130101\t*\t",
+                                 "99418\t*\tCCCCC\t*\t2\t20230101\t*\t"]) + "\n", encoding="utf-8")
+    result = run("ncci-aoc", source, "--pack", pack)
+    assert result.exit_code == 0, result.output
+    assert "pack medicare 2026.3 loads: 18 rules" in result.output  # the empty primary is no value
+    loaded = rulesengine.load_pack(pack)
+    alone = build_claim(lines=[{"line_number": 1, "procedure": "99418", "service_date": "2026-07-15"},
+                               {"line_number": 2, "procedure": "11045", "service_date": "2026-07-15"}])
+    assert [(f.rule_id, f.line_number) for f in loaded.check(alone).findings] == [("AOC-PRIMARY", 2)]
+
+
 def test_malformed_add_on_rows_are_reported_by_line_and_nothing_is_written(tmp_path, pack):
     source = tmp_path / "aoc.txt"
     source.write_text("\n".join([AOC_HEADER,

@@ -47,7 +47,10 @@ class PairIndex:
         if self.across:
             others += same_provider(claim, day, x)
         for other in others:
-            indicator = self._bundles(column1, other.procedure, day, line)
+            rows = column1.get(other.procedure)
+            if rows is None:  # most lines of a date are not this code's column-one codes
+                continue
+            indicator = self._bundles(rows, day, line)
             if indicator is not None:
                 found = {"column1": other.procedure, "column1_line": other.line_number,
                          "modifier_indicator": indicator}
@@ -56,12 +59,9 @@ class PairIndex:
                 return found
         return None
 
-    def _bundles(self, column1: dict, procedure, day, line):
-        """The modifier indicator of the pair in force that denies the line (0 or 1); None
-        when no pair applies, the pair is not applied (9) or a modifier bypasses it."""
-        rows = column1.get(procedure)
-        if rows is None:
-            return None
+    def _bundles(self, rows, day, line):
+        """The modifier indicator of the pair's row in force that denies the line (0 or 1);
+        None when no row is in force, the pair is not applied (9) or a modifier bypasses it."""
         for start, end, indicator in rows:  # the first row in force governs
             if (start is None or day >= start) and (end is None or day <= end):
                 break
@@ -111,14 +111,19 @@ class UnitIndex:
         return None
 
 
-def same_provider(claim: Claim, day, x: ClaimContext) -> list:
+def same_provider(claim: Claim, day, x: ClaimContext) -> tuple:
     """The patient's recorded lines of other claims on ``day`` by this claim's billing
-    provider, in claim id and line order (what a check across claims adds)."""
+    provider, in claim id and line order (what a check across claims adds): a history lists
+    a member's lines by date, claim id and line number, and a group keeps that order."""
     npi = claim.billing_npi
     if not npi:
-        return []
-    found = [h for h in x.group("earlier", ("service_date",)).get((day,), ()) if h.billing_npi == npi]
-    return sorted(found, key=lambda h: (h.claim_id, h.line_number or 0))
+        return ()
+    key = ("same provider", day)
+    found = x.memo.get(key)
+    if found is None:
+        found = x.memo[key] = tuple(h for h in x.group("earlier", ("service_date",)).get((day,), ())
+                                    if h.billing_npi == npi)
+    return found
 
 
 # ---- history checks -------------------------------------------------------------------------

@@ -54,7 +54,8 @@ class Evaluator:
         #: the rules that read the claim history, which checking must then be given
         self.history_rules = tuple(dict.fromkeys(r.id for r in reading))
         self._history_pack = facts[version_key(reading[0])].pack if reading else None
-        self._by_code: dict[str | None, tuple[_LineRule, ...]] = {}
+        #: procedure -> (its rules for every line, those only for lines with one of their modifiers)
+        self._by_code: dict[str | None, tuple[tuple, tuple]] = {}
         self._by_key: dict[tuple, tuple] = {}
         self._index_line_rules()
 
@@ -80,7 +81,9 @@ class Evaluator:
             self._ranges.extend((r.low, r.high, rule) for r in ranges)
             self._prefixes.extend((p, rule) for p in prefixes)
 
-    def rules_for(self, procedure: str | None) -> tuple["_LineRule", ...]:
+    def rules_for(self, procedure: str | None) -> tuple[tuple, tuple]:
+        """The line rules a line of this code meets: those for every such line, and those
+        only for a line with one of their modifiers (``any line.modifier in {50}``)."""
         rules = self._by_code.get(procedure)
         if rules is None:
             if procedure is None:
@@ -90,8 +93,10 @@ class Evaluator:
                               *(r for low, high, r in self._ranges
                                 if len(low) == len(procedure) and low <= procedure <= high),
                               *(r for p, r in self._prefixes if procedure.startswith(p))}
-            rules = tuple(sorted((r for r in candidates if r.applies_to(procedure)),
-                                 key=self._position.__getitem__))
+            ordered = sorted((r for r in candidates if r.applies_to(procedure)),
+                             key=self._position.__getitem__)
+            rules = (tuple(r for r in ordered if r.modifiers is None),
+                     tuple(r for r in ordered if r.modifiers is not None))
             if len(self._by_code) < MEMO_LIMIT:
                 self._by_code[procedure] = rules
         return rules
@@ -124,11 +129,14 @@ class Evaluator:
         claim_level_done = None
         by_code = self._by_code
         for line in claim.lines:
-            rules = by_code.get(line.procedure)
-            if rules is None:
-                rules = self.rules_for(line.procedure)
+            entry = by_code.get(line.procedure)
+            if entry is None:
+                entry = self.rules_for(line.procedure)
+            rules, by_modifier = entry
+            if by_modifier and line.modifiers:
+                rules = rules + tuple(r for r in by_modifier if not r.modifiers.isdisjoint(line.modifiers))
             for rule in rules:
-                if rule in blocked:
+                if blocked and rule in blocked:
                     continue
                 extras = rule.violation(claim, line, x)
                 if extras is None:
@@ -233,8 +241,8 @@ class _ClaimRule:
 
 
 class _LineRule:
-    __slots__ = ("facts", "start", "end", "keyed", "guard", "where", "triggers", "check", "test",
-                 "claim_scope", "found")
+    __slots__ = ("facts", "start", "end", "keyed", "guard", "where", "triggers", "modifiers", "check",
+                 "test", "claim_scope", "found")
 
     def __init__(self, rule: ast.Rule, facts: RuleFacts, checked: CheckedPack, sets: SetBuilder):
         self.facts = facts
@@ -243,6 +251,7 @@ class _LineRule:
         self.keyed, self.guard = _split_guard(rule.guard, sets)
         triggers, rest = _split_trigger(rule.where, sets)
         self.where = compile_test(rest, sets) if rest is not None else None
+        self.modifiers = _modifier_trigger(rest, sets)
         check = rule.check
         self.test = self.check = None
         self.found = _found_line(rule, facts, sets)
@@ -281,6 +290,19 @@ class _LineRule:
 
 
 _NO_EXTRAS: dict = {}
+
+
+def _modifier_trigger(where, sets) -> frozenset | None:
+    """The modifiers of an ``any line.modifier in SET`` at the top of a where clause (joined
+    by ``and``): a line without one of them cannot meet the rule, so it is not asked."""
+    parts = list(where.items) if isinstance(where, ast.AllOf) else [where]
+    for part in parts:
+        if (isinstance(part, ast.Quantified) and part.quantifier == "any"
+                and part.field.path == "line.modifier"):
+            exact = sets.build(part.set, "modifier").exact_codes()
+            if exact is not None:
+                return exact
+    return None
 
 
 def _split_trigger(where, sets) -> tuple[list, object]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 from rulesengine.claims.model import Claim
 
 from .history import HistoryLine
+from .lineindex import LineIndex
 
 
 class ClaimContext:
-    __slots__ = ("claim", "history", "other", "earlier", "memo", "_earlier_lines", "_groups", "_positions")
+    __slots__ = ("claim", "history", "other", "earlier", "memo", "_indexes", "_groups", "_positions")
 
     def __init__(self, claim: Claim, history=None):
         self.claim = claim
@@ -26,8 +27,8 @@ class ClaimContext:
         #: answers worked out once per claim: a quantifier's matches for one key, a table's
         #: rows for one code and date
         self.memo: dict = {}
-        self._earlier_lines: tuple[HistoryLine, ...] | None = None
-        self._groups: dict = {}
+        self._indexes: dict[str, LineIndex] = {}
+        self._groups: dict[tuple, dict] = {}  # (scope, by) -> the grouping, for the next ask
         self._positions: dict[int, int] | None = None
 
     def position(self, line) -> int:
@@ -39,29 +40,37 @@ class ClaimContext:
     def lines(self, scope: str) -> tuple:
         """The lines a scope ranges over: ``other`` this claim's (the caller skips the line
         in hand), ``earlier`` the patient's recorded lines of other claims."""
-        return self.claim.lines if scope == "other" else self.earlier_lines()
-
-    def earlier_lines(self) -> tuple[HistoryLine, ...]:
-        """The patient's recorded lines of other claims (none without a member id), read
-        from the history once per claim."""
-        if self._earlier_lines is None:
-            claim = self.claim
-            if not claim.member_id:
-                self._earlier_lines = ()
-            else:
-                own = claim.claim_id
-                self._earlier_lines = tuple(h for h in self.history.member_lines(claim.member_id)
-                                            if h.claim_id != own)
-        return self._earlier_lines
+        return self.claim.lines if scope == "other" else self.index("earlier").lines
 
     def group(self, scope: str, by: tuple[str, ...]) -> dict:
         """The scope's lines grouped by the values of the attributes ``by`` (service_date,
-        procedure), in their order: {(value, ...): (line, ...)}."""
-        key = (scope, by)
-        groups = self._groups.get(key)
-        if groups is None:
-            building: dict = {}
-            for line in self.lines(scope):
-                building.setdefault(tuple(getattr(line, name) for name in by), []).append(line)
-            groups = self._groups[key] = {k: tuple(v) for k, v in building.items()}
-        return groups
+        procedure), in their order: {(value, ...): [line, ...]}."""
+        found = self._groups.get((scope, by))
+        if found is None:
+            found = self._groups[(scope, by)] = self.index(scope).group(by)
+        return found
+
+    def index(self, scope: str) -> LineIndex:
+        found = self._indexes.get(scope)
+        if found is None:
+            found = self._indexes[scope] = (LineIndex(self.claim.lines) if scope == "other"
+                                            else self._earlier_index())
+        return found
+
+    def _earlier_index(self) -> LineIndex:
+        """The patient's recorded lines of other claims (none without a member id), read
+        from the history once per claim; an in-memory history lends its own index of the
+        member, unless it holds this very claim."""
+        claim = self.claim
+        if not claim.member_id:
+            return LineIndex(())
+        shared = getattr(self.history, "member_index", None)
+        if shared is not None:
+            found = shared(claim.member_id)
+            if not found.holds_claim(claim.claim_id):
+                return found
+            lines = found.lines
+        else:
+            lines = self.history.member_lines(claim.member_id)
+        own = claim.claim_id
+        return LineIndex(tuple(h for h in lines if h.claim_id != own))

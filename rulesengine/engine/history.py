@@ -13,6 +13,7 @@ time inside ``snapshot()``, and records through ``recording()``, one transaction
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -24,6 +25,8 @@ from typing import NamedTuple, Protocol
 
 from rulesengine.claims.model import Claim
 from rulesengine.language.dates import add_months
+
+from .lineindex import LineIndex
 
 DEFAULT_PATH = "rulesengine-history.sqlite"
 ENV_VAR = "RULESENGINE_HISTORY"
@@ -98,6 +101,8 @@ class MemoryHistory:
         self._lines: dict[tuple[str, str], list[HistoryLine]] = {}
         self._keys: dict[str, set[tuple[str, str]]] = {}  # claim id -> where its lines are
         self._members: dict[str, set[tuple[str, str]]] = {}  # member id -> where their lines are
+        #: member id -> their lines in order, grouped as rules ask: kept until they change
+        self._ordered: dict[str, LineIndex] = {}
         for claim in claims:
             self.add(claim)
 
@@ -106,6 +111,7 @@ class MemoryHistory:
         self.remove(claim.claim_id)
         if claim.frequency_code == VOID or not claim.member_id:
             return
+        self._ordered.pop(claim.member_id, None)
         for line in claim.lines:
             if line.procedure:
                 key = (claim.member_id, line.procedure)
@@ -117,6 +123,7 @@ class MemoryHistory:
 
     def remove(self, claim_id: str) -> None:
         for key in self._keys.pop(claim_id, ()):
+            self._ordered.pop(key[0], None)
             kept = [r for r in self._lines[key] if r.claim_id != claim_id]
             if kept:
                 self._lines[key] = kept
@@ -127,9 +134,17 @@ class MemoryHistory:
     def lines_for(self, member_id: str, procedure: str) -> list[HistoryLine]:
         return list(self._lines.get((member_id, procedure), ()))
 
-    def member_lines(self, member_id: str) -> list[HistoryLine]:
-        return sorted((line for key in self._members.get(member_id, ()) for line in self._lines[key]),
-                      key=_in_order)
+    def member_lines(self, member_id: str) -> tuple[HistoryLine, ...]:
+        return self.member_index(member_id).lines
+
+    def member_index(self, member_id: str) -> LineIndex:
+        """The member's lines (as ``member_lines``) with their groupings, kept between claims."""
+        found = self._ordered.get(member_id)
+        if found is None:
+            found = self._ordered[member_id] = LineIndex(tuple(sorted(
+                (line for key in self._members.get(member_id, ()) for line in self._lines[key]),
+                key=_in_order)))
+        return found
 
 
 # ---- SQLite ------------------------------------------------------------------------------
@@ -183,6 +198,9 @@ class SQLiteHistory:
             raise HistoryError(f"{self.path}: no claim history here (record claims with "
                                f"'rulesengine history add' or 'rulesengine check --record')")
         self._lock = threading.RLock()  # re-entered by reads inside a snapshot or recording
+        #: inside a snapshot or a recording: the members' lines read so far (one state of
+        #: the history holds them all); None outside, where every read asks the file
+        self._read: dict[str, LineIndex] | None = None
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False)
             # up to 64 MiB of pages (SQLite's default is 2 MiB): a run's recording dirties
@@ -227,9 +245,11 @@ class SQLiteHistory:
                 yield self
                 return
             self._db.execute("BEGIN")
+            self._read = {}
             try:
                 yield self
             finally:
+                self._read = None
                 self._db.commit()  # ends the read transaction; nothing was written
 
     @contextmanager
@@ -246,11 +266,14 @@ class SQLiteHistory:
             except sqlite3.OperationalError as error:
                 raise HistoryError(f"{self.path}: cannot record ({error}): another process "
                                    f"may be recording; try again when it has finished") from None
+            self._read = {}
             try:
                 yield Recording(self)
             except BaseException:
                 self._db.rollback()
                 raise
+            finally:
+                self._read = None
             try:
                 self._db.commit()
             except sqlite3.OperationalError as error:
@@ -261,6 +284,11 @@ class SQLiteHistory:
         with self._lock:
             gone = self._db.execute("DELETE FROM claim_lines WHERE claim_id = ?",
                                     (claim.claim_id,)).rowcount
+            if self._read is not None:  # what was read of this member is out of date now
+                if gone:  # the claim replaced may have been another member's
+                    self._read.clear()
+                else:
+                    self._read.pop(claim.member_id, None)
             if claim.frequency_code == VOID:
                 counts["voided"] += 1
                 return
@@ -303,6 +331,18 @@ class SQLiteHistory:
                 (member_id,)).fetchall()
         return [_history_line(row) for row in rows]
 
+    def member_index(self, member_id: str) -> LineIndex:
+        """The member's lines with their groupings; inside a snapshot or a recording read
+        once and kept until it ends (a member with several claims in a batch is read once)."""
+        with self._lock:
+            read = self._read
+            found = read.get(member_id) if read is not None else None
+            if found is None:
+                found = LineIndex(tuple(self.member_lines(member_id)))
+                if read is not None:
+                    read[member_id] = found
+        return found
+
     def listing(self, member_id: str) -> list[tuple]:
         """Every recorded line of a member: (service date, procedure, modifiers, claim id,
         line number, billing NPI, payer, frequency code, recorded at), by date."""
@@ -324,8 +364,17 @@ def _history_line(row: tuple) -> HistoryLine:
     claim_id, day, npi, procedure, modifiers, units, number, payer = row
     if units is not None and float(units).is_integer():
         units = int(units)
-    return HistoryLine(claim_id, date.fromisoformat(day), npi, procedure,
-                       tuple(modifiers.split(",")) if modifiers else (), units, number, payer)
+    return HistoryLine(claim_id, _day(day), npi, procedure, _modifiers(modifiers), units, number, payer)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _day(text: str) -> date:  # a history holds few distinct dates and many lines of each
+    return date.fromisoformat(text)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _modifiers(text: str) -> tuple[str, ...]:
+    return tuple(text.split(",")) if text else ()
 
 
 class Recording:

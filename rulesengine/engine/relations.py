@@ -204,22 +204,28 @@ class Plan:
             if code is None:
                 return _NONE
         codes = self.codes
-        if codes is not None and not isinstance(codes, frozenset):
+        candidates = None
+        if codes is None:
+            if self.by:  # looked up by date and code: most keys have no line at all
+                candidates = x.group(self.scope, self.by).get(
+                    (day, code) if len(self.by) == 2 else (day if self.by[0] == "service_date" else code,))
+                if candidates is None:
+                    return _NONE
+        elif not isinstance(codes, frozenset):
             codes = codes(c, l, x)
             if codes is None:
                 return _NONE
         memo_key = (self, day, code, codes)
         found = x.memo.get(memo_key)
         if found is None:
-            found = x.memo[memo_key] = Found(self._search(c, l, x, day, code, codes))
+            found = x.memo[memo_key] = Found(self._search(c, l, x, day, code, codes, candidates))
         return found
 
-    def _search(self, c, l, x, day, code, codes) -> tuple:
-        if not self.by:
+    def _search(self, c, l, x, day, code, codes, candidates) -> tuple:
+        if candidates is not None:
+            pass
+        elif not self.by:
             candidates = x.lines(self.scope)
-        elif codes is None:
-            candidates = x.group(self.scope, self.by).get(
-                tuple(v for k, v in (("service_date", day), ("procedure", code)) if k in self.by), ())
         else:  # a set of procedures: look each up, or filter the date's lines, whichever is less
             base = (x.group(self.scope, self.date_only).get((day,), ()) if self.date_only
                     else x.lines(self.scope))

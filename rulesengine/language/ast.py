@@ -438,11 +438,17 @@ def found_scope(rule: Rule) -> str | None:
     return None
 
 
+def reads_earlier_lines(rule: Rule) -> bool:
+    """Whether the rule looks at the patient's earlier lines as a whole (a quantifier,
+    count or sum over them, a check across claims), not only at one code's."""
+    if getattr(rule.check, "across_claims", False):
+        return True
+    return any(isinstance(node, (LineQuantifier, Aggregate)) and node.scope == "earlier"
+               for node in walk(rule))
+
+
 def reads_history(rule: Rule) -> bool:
     """Whether checking the rule needs the claim history: a frequency or duplicate check,
     a check across claims, or a quantifier or aggregate over earlier lines."""
     check = rule.check
-    if isinstance(check, HISTORY_CHECKS) or getattr(check, "across_claims", False):
-        return True
-    return any(isinstance(node, (LineQuantifier, Aggregate)) and node.scope == "earlier"
-               for node in walk(rule))
+    return isinstance(check, HISTORY_CHECKS) or reads_earlier_lines(rule)

@@ -58,6 +58,8 @@ def _cell(kind: str, text: str):
             raise ValueError(f"'{text}' is not {what}") from None
     if kind == "text":
         return text
+    if not text:  # an empty code cell has no value (an add-on code with no listed primary)
+        return None
     code = normalize(kind, text)
     if "*" in code:
         raise ValueError(f"'{code}': a table cell holds one code, not a pattern")

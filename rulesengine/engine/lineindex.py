@@ -1,0 +1,38 @@
+"""Lines grouped by their attributes, each grouping made the first time it is asked for.
+
+A claim's lines, or a patient's recorded lines, are grouped by date of service, by
+procedure, by both, as the rules ask: a same-date join is then a dict lookup. The claim's
+context builds one per claim; an in-memory history keeps one per member between claims.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+
+
+class LineIndex:
+    __slots__ = ("lines", "claim_ids", "_groups")
+
+    def __init__(self, lines: tuple):
+        self.lines = lines
+        self.claim_ids: frozenset | None = None  # of recorded lines, worked out when asked
+        self._groups: dict = {}
+
+    def group(self, by: tuple[str, ...]) -> dict:
+        """{(value, ...): [line, ...]}, the lines in their order (the lists are not to be
+        changed)."""
+        groups = self._groups.get(by)
+        if groups is None:
+            groups = {}
+            get = attrgetter(*by)
+            single = len(by) == 1
+            for line in self.lines:
+                value = get(line)
+                groups.setdefault((value,) if single else value, []).append(line)
+            self._groups[by] = groups  # assigned whole: a thread that races builds the same
+        return groups
+
+    def holds_claim(self, claim_id: str) -> bool:
+        if self.claim_ids is None:
+            self.claim_ids = frozenset(line.claim_id for line in self.lines)
+        return claim_id in self.claim_ids
