@@ -143,6 +143,44 @@ def lookup_set(expr: ast.Lookup, index: LookupIndex, key_value):
 
 # ---- quantifiers and aggregates over lines ----------------------------------------------------
 
+def _window_range(part, scope: str, sets, compile_value):
+    """For a window between a date of the scope's line and a date that is not (``line.
+    service_date is 1 to 90 days after earlier.service_date``): a function giving the first
+    and last date of service the scope's line may have (None: the other date is missing), a
+    superset for months and years (the window itself is still tested); None for any other
+    condition."""
+    if not isinstance(part, ast.DateWindow):
+        return None
+    for mine, theirs, subject in ((part.subject, part.reference, True), (part.reference, part.subject, False)):
+        if (isinstance(mine, ast.Field) and mine.root == scope and mine.name == "service_date"
+                and not _reads_scope(theirs, scope)):
+            break
+    else:
+        return None
+    other = compile_value(theirs, sets)
+    later = subject == (part.direction == "after")  # the scope's date comes after the other
+    low, high = part.low, part.high
+    if part.unit.startswith("calendar"):
+        def calendar_months(c, l, x):
+            day = other(c, l, x)
+            if day is None:
+                return None
+            month = day.year * 12 + day.month - 1
+            first, last = (month + low, month + high) if later else (month - high, month - low)
+            end = date(last // 12, last % 12 + 1, 1) + timedelta(days=31)
+            return date(first // 12, first % 12 + 1, 1), end - timedelta(days=end.day)
+        return calendar_months
+    shortest, longest, slack = {"days": (1, 1, 0), "months": (28, 31, 3), "years": (365, 366, 3)}[UNITS[part.unit]]
+    near, far = timedelta(days=low * shortest - slack), timedelta(days=high * longest + slack)
+
+    def days(c, l, x):
+        day = other(c, l, x)
+        if day is None:
+            return None
+        return (day + near, day + far) if later else (day - far, day - near)
+    return days
+
+
 class Plan:
     """How to find the lines of a scope (``other`` or ``earlier``) that make a condition
     true for the line in hand: the keys to look them up by, and the tests for the rest."""
@@ -157,6 +195,10 @@ class Plan:
         for part in parts:
             if not self._take_key(part, sets, compile_value):
                 rest.append(part)
+        #: the dates of service a window (``is 1 to 90 days after earlier.service_date``)
+        #: leaves the scope's lines, as a function of the line in hand; the window stays a test
+        self.window = next((w for w in (_window_range(p, scope, sets, compile_value) for p in rest)
+                            if w is not None), None)
         fixed = [p for p in rest if not _reads_line_in_hand(p)]
         varying = [p for p in rest if _reads_line_in_hand(p)]
         self.fixed = _all(fixed, sets, compile_test)
@@ -204,8 +246,15 @@ class Plan:
             if code is None:
                 return _NONE
         codes = self.codes
-        candidates = None
-        if codes is None:
+        candidates = span = None
+        if self.window is not None and not self.by and codes is None:
+            span = self.window(c, l, x)
+            if span is None:  # the line in hand has no date: no line is in the window
+                return _NONE
+            candidates = x.index(self.scope).between(*span)
+            if not candidates:
+                return _NONE
+        elif codes is None:
             if self.by:  # looked up by date and code: most keys have no line at all
                 candidates = x.group(self.scope, self.by).get(
                     (day, code) if len(self.by) == 2 else (day if self.by[0] == "service_date" else code,))
@@ -215,7 +264,7 @@ class Plan:
             codes = codes(c, l, x)
             if codes is None:
                 return _NONE
-        memo_key = (self, day, code, codes)
+        memo_key = (self, day, code, codes, span)
         found = x.memo.get(memo_key)
         if found is None:
             found = x.memo[memo_key] = Found(self._search(c, l, x, day, code, codes, candidates))
