@@ -2,8 +2,9 @@
 
     python benchmarks/history.py [--claims 100000] [--history-claims 200000] [--members 30000]
 
-Checks the same claims with the bundled pack payer_rules/medicare-frequency (its duplicate
-rule reads the history for every line, its G0439 rule for three codes) against the same
+Checks the same claims with the Medicare pack and three history checks on top of it
+(``FREQUENCY_RULES``: a duplicate check that reads the history for every line, a G0439
+frequency limit that reads three codes) against the same
 recorded claims held five ways:
 
 * ``MemoryHistory``: a dict, the fastest a history can be;
@@ -59,7 +60,39 @@ from rulesengine.engine.reference import counted_codes
 
 import workload
 
-PACK = HERE.parent / "payer_rules" / "medicare-frequency"
+PACKS = HERE.parent / "payer_rules"
+#: the history checks measured here, on top of the Medicare pack: the lookups of one code at
+#: a time that ``History.lines_for`` answers (benchmarks/relational.py measures the rules
+#: that read a member's earlier lines as a whole)
+FREQUENCY_RULES = """
+rule FREQ-AWV-INITIAL "Initial annual wellness visit (G0438) billed more than once in a lifetime"
+  category frequency
+  for each line where line.procedure in {G0438}
+  require at most 1 per lifetime
+  else deny line CO-119 "G0438 is once in a lifetime; already billed on {prior_dates}"
+
+rule FREQ-AWV-SUBSEQUENT "Subsequent annual wellness visit (G0439) within 12 months of the last"
+  category frequency
+  for each line where line.procedure in {G0439}
+  require at most 1 per 12 months counting {G0402, G0438, G0439}
+  else deny line CO-119 "one was billed on {prior_dates}"
+
+rule DUP-SERVICE "Same service, date and billing provider as another claim"
+  category duplicate_claim
+  for each line where no line.modifier in {76, 77}
+  require no duplicate
+  else deny line CO-18 "already billed on claim {duplicate_claims}"
+"""
+
+
+def frequency_pack(folder: Path) -> Path:
+    """The Medicare pack and, extending it, the frequency and duplicate checks."""
+    shutil.copytree(PACKS / "medicare", folder / "medicare")
+    (folder / "frequency").mkdir()
+    (folder / "frequency" / "pack.yaml").write_text(
+        'id: frequency-bench\nversion: "1"\npayer_ids: [medicare]\nextends: [medicare]\n', encoding="utf-8")
+    (folder / "frequency" / "frequency.rules").write_text(FREQUENCY_RULES, encoding="utf-8")
+    return folder / "frequency"
 NPIS = ("1234567893", "1245319599")  # valid check digits (Luhn, 80840 prefix)
 #: the annual wellness visit codes and the IPPE, as often as they are billed relative to each other
 AWV_CODES, AWV_WEIGHTS = ("G0439", "G0438", "G0402"), (60, 25, 15)
@@ -196,7 +229,7 @@ def main(argv=None) -> int:
              f"{_rate(counts['claims'], took)} claims/s ({counts['lines']:,} lines in {took:.1f} s)")
         pristine = folder / "pristine.sqlite"
         shutil.copyfile(path, pristine)
-        pack = rulesengine.load_pack(PACK)
+        pack = rulesengine.load_pack(frequency_pack(folder))
         counted = frozenset(code for rule in pack.rules  # (pack.valuesets serves the lookup)
                             if isinstance(rule.check, ast.RequireFrequency)
                             and rule.check.counting is not None
@@ -242,7 +275,7 @@ def main(argv=None) -> int:
                 f"SQLite, a snapshot per {BATCH} claims (check, after)": in_snapshots}
         if not _timed(ways, claims, args.repeat, note):
             return 1
-        base = rulesengine.load_pack(PACK.parent / "medicare")  # the same pack less its history rules
+        base = rulesengine.load_pack(folder / "medicare")  # the same pack less its history rules
         taken = []
         for _ in range(args.repeat):
             gc.collect()

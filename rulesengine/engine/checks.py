@@ -38,25 +38,27 @@ class PairIndex:
     def violation(self, claim: Claim, line: Line, x: ClaimContext):
         column1 = self.pairs[line.procedure]
         day = line.service_date
-        same_day = x.group("other", ("service_date",)).get((day,), ())
+        lines = x.memo.get((self, day))
+        if lines is None:  # the date's lines of this claim, then the provider's earlier ones
+            lines = x.memo[(self, day)] = (x.group("other", ("service_date",)).get((day,), ()),
+                                           same_provider(claim, day, x) if self.across else ())
+        same_day, earlier = lines
         if len(same_day) > len(column1):  # fewer column-one codes than lines: look them up
             by_code = x.group("other", ("service_date", "procedure"))
             same_day = sorted((o for code in column1 for o in by_code.get((day, code), ())),
                               key=x.position)
-        others = [o for o in same_day if o is not line]  # in claim order: the first is the evidence
-        if self.across:
-            others += same_provider(claim, day, x)
-        for other in others:
-            rows = column1.get(other.procedure)
-            if rows is None:  # most lines of a date are not this code's column-one codes
-                continue
-            indicator = self._bundles(rows, day, line)
-            if indicator is not None:
-                found = {"column1": other.procedure, "column1_line": other.line_number,
-                         "modifier_indicator": indicator}
-                if self.across:
-                    found["column1_claim"] = getattr(other, "claim_id", claim.claim_id)
-                return found
+        for others in (same_day, earlier):  # in claim order: the first found is the evidence
+            for other in others:
+                rows = column1.get(other.procedure)
+                if rows is None or other is line:  # most lines are not the code's column-one codes
+                    continue
+                indicator = self._bundles(rows, day, line)
+                if indicator is not None:
+                    found = {"column1": other.procedure, "column1_line": other.line_number,
+                             "modifier_indicator": indicator}
+                    if self.across:
+                        found["column1_claim"] = getattr(other, "claim_id", claim.claim_id)
+                    return found
         return None
 
     def _bundles(self, rows, day, line):
@@ -98,8 +100,10 @@ class UnitIndex:
                 billed = x.memo[("units", key)] = sum(
                     o.units for o in x.group("other", ("service_date", "procedure")).get(key, ()))
             if self.across:
-                earlier = sum(h.units or 0 for h in same_provider(claim, day, x)
-                              if h.procedure == line.procedure)
+                earlier = x.memo.get(("earlier units", key))
+                if earlier is None:
+                    earlier = x.memo[("earlier units", key)] = sum(
+                        h.units or 0 for h in same_provider(claim, day, x) if h.procedure == line.procedure)
                 billed += earlier
         else:
             billed = line.units

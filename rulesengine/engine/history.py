@@ -166,6 +166,8 @@ CREATE TABLE IF NOT EXISTS claim_lines (
 );
 CREATE INDEX IF NOT EXISTS claim_lines_member ON claim_lines (member_id, procedure, service_date);
 CREATE INDEX IF NOT EXISTS claim_lines_claim ON claim_lines (claim_id);
+-- a member's lines in the order rules read them (no sort per claim checked)
+CREATE INDEX IF NOT EXISTS claim_lines_member_day ON claim_lines (member_id, service_date, claim_id, line_number);
 """
 
 

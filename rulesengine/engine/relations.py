@@ -206,6 +206,7 @@ class Plan:
         self.by = tuple(k for k in _EQUALITY_KEYS
                         if k in self.keys or (k == "procedure" and self.codes is not None))
         self.date_only = ("service_date",) if "service_date" in self.keys else ()
+        self.day_of, self.code_of = self.keys.get("service_date"), self.keys.get("procedure")
 
     def _take_key(self, part, sets, compile_value) -> bool:
         scope = self.scope
@@ -235,14 +236,13 @@ class Plan:
     def matches(self, c, l, x) -> Found:
         """The scope's lines with the keys' values that pass the tests not reading the line
         in hand (remembered per claim and key), the line in hand among them."""
-        keys = self.keys
         day = code = None
-        if "service_date" in keys:
-            day = keys["service_date"](c, l, x)
+        if self.day_of is not None:
+            day = self.day_of(c, l, x)
             if day is None:
                 return _NONE
-        if "procedure" in keys:
-            code = keys["procedure"](c, l, x)
+        if self.code_of is not None:
+            code = self.code_of(c, l, x)
             if code is None:
                 return _NONE
         codes = self.codes
@@ -284,39 +284,41 @@ class Plan:
                               for m in grouped.get((day, each) if self.date_only else (each,), ())]
             else:
                 candidates = [m for m in base if m.procedure in codes]
-        fixed = self.fixed
-        if fixed is None:
+        if self.fixed is None:
             return tuple(candidates)
-        kept = []
-        other = self.scope == "other"
-        for m in candidates:
-            if other:
-                x.other = m
-            else:
-                x.earlier = m
-            if fixed(c, l, x) is True:
-                kept.append(m)
-        x.other = x.earlier = None
-        return tuple(kept)
+        return tuple(_meeting(self.fixed, candidates, self.scope, c, l, x, skip=None))
 
-    def each(self, c, l, x):
-        """The lines that make the whole condition true, the line in hand left out."""
+    def each(self, c, l, x, first: bool = False) -> list:
+        """The lines that make the whole condition true, the line in hand left out; with
+        ``first``, only the first of them (a quantifier stops there)."""
         varying = self.varying
+        lines = self.matches(c, l, x).lines
         if varying is None:
-            return [m for m in self.matches(c, l, x).lines if m is not l]
-        found = []
-        other = self.scope == "other"
-        for m in self.matches(c, l, x).lines:
-            if m is l:
+            found = [m for m in lines if m is not l]
+            return found[:1] if first else found
+        return _meeting(varying, lines, self.scope, c, l, x, skip=l, first=first)
+
+
+def _meeting(test, lines, scope: str, c, l, x, skip, first: bool = False) -> list:
+    """The lines (but ``skip``) for which ``test`` is true while the scope's slot of the
+    context holds each; with ``first``, the first of them only."""
+    found = []
+    other = scope == "other"
+    try:
+        for m in lines:
+            if m is skip:
                 continue
             if other:
                 x.other = m
             else:
                 x.earlier = m
-            if varying(c, l, x) is True:
+            if test(c, l, x) is True:
                 found.append(m)
+                if first:
+                    break
+    finally:
         x.other = x.earlier = None
-        return found
+    return found
 
 
 class Found:
@@ -352,7 +354,7 @@ def line_quantifier(cond: ast.LineQuantifier, plan: Plan):
                     return want
             return not want
         return quick
-    return lambda c, l, x: bool(plan.each(c, l, x)) == want
+    return lambda c, l, x: bool(plan.each(c, l, x, first=True)) == want
 
 
 def aggregate(expr: ast.Aggregate, plan: Plan, field):
