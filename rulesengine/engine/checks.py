@@ -20,6 +20,10 @@ from .history import window_start
 from .relations import dated, rows_by_key
 
 
+#: a claim of at most this many lines is read line by line rather than grouped by date
+_SCAN_LINES = 12
+
+
 class PairIndex:
     """NCCI procedure-to-procedure pairs: column-two code -> column-one code -> rows."""
 
@@ -38,27 +42,37 @@ class PairIndex:
     def violation(self, claim: Claim, line: Line, x: ClaimContext):
         column1 = self.pairs[line.procedure]
         day = line.service_date
-        lines = x.memo.get((self, day))
-        if lines is None:  # the date's lines of this claim, then the provider's earlier ones
-            lines = x.memo[(self, day)] = (x.group("other", ("service_date",)).get((day,), ()),
-                                           same_provider(claim, day, x) if self.across else ())
-        same_day, earlier = lines
-        if len(same_day) > len(column1):  # fewer column-one codes than lines: look them up
-            by_code = x.group("other", ("service_date", "procedure"))
-            same_day = sorted((o for code in column1 for o in by_code.get((day, code), ())),
-                              key=x.position)
-        for others in (same_day, earlier):  # in claim order: the first found is the evidence
-            for other in others:
-                rows = column1.get(other.procedure)
-                if rows is None or other is line:  # most lines are not the code's column-one codes
-                    continue
-                indicator = self._bundles(rows, day, line)
-                if indicator is not None:
-                    found = {"column1": other.procedure, "column1_line": other.line_number,
-                             "modifier_indicator": indicator}
-                    if self.across:
-                        found["column1_claim"] = getattr(other, "claim_id", claim.claim_id)
-                    return found
+        if len(claim.lines) <= _SCAN_LINES:  # a few lines: reading them beats grouping them
+            same_day = claim.lines
+        else:
+            same_day = x.group("other", ("service_date",)).get((day,), ())
+            if len(same_day) > len(column1):  # fewer column-one codes than lines: look them up
+                by_code = x.group("other", ("service_date", "procedure"))
+                same_day = sorted((o for code in column1 for o in by_code.get((day, code), ())),
+                                  key=x.position)
+        found = self._first(column1, same_day, line, day)  # in claim order: the first is the evidence
+        if found is None and self.across:
+            found = self._first(column1, same_provider(claim, day, x), line, day)
+        if found is None:
+            return None
+        other, indicator = found
+        evidence = {"column1": other.procedure, "column1_line": other.line_number,
+                    "modifier_indicator": indicator}
+        if self.across:
+            evidence["column1_claim"] = getattr(other, "claim_id", claim.claim_id)
+        return evidence
+
+    def _first(self, column1: dict, lines, line, day):
+        """The first of ``lines`` on ``day`` whose code bundles the line, with the indicator."""
+        for other in lines:
+            if other is line or other.service_date != day:
+                continue
+            rows = column1.get(other.procedure)
+            if rows is None:  # most lines are not the code's column-one codes
+                continue
+            indicator = self._bundles(rows, day, line)
+            if indicator is not None:
+                return other, indicator
         return None
 
     def _bundles(self, rows, day, line):
@@ -95,10 +109,13 @@ class UnitIndex:
         earlier = 0
         if mai == 2 or mai == 3:  # a date-of-service edit: all lines of the code on the date
             key = (day, line.procedure)
-            billed = x.memo.get(("units", key))
-            if billed is None:
-                billed = x.memo[("units", key)] = sum(
-                    o.units for o in x.group("other", ("service_date", "procedure")).get(key, ()))
+            if len(claim.lines) <= _SCAN_LINES:
+                billed = sum(o.units for o in claim.lines if o.procedure == line.procedure and o.service_date == day)
+            else:
+                billed = x.memo.get(("units", key))
+                if billed is None:
+                    billed = x.memo[("units", key)] = sum(
+                        o.units for o in x.group("other", ("service_date", "procedure")).get(key, ()))
             if self.across:
                 earlier = x.memo.get(("earlier units", key))
                 if earlier is None:
