@@ -121,8 +121,8 @@ def test_a_file_that_is_not_json_is_one_error_with_line_and_column(tmp_path):
     path = tmp_path / "claims.json"
     path.write_text('[\n  {"claim_id": "C1",\n   "claim_type" "professional"}\n]\n')
     [error] = read_claims(path)
-    assert error.position == 0
-    assert str(error) == f"{path}: not valid JSON at line 3, column 17: Expecting ':' delimiter"
+    assert error.position == 1  # the claim the error is in
+    assert str(error) == f"{path}: claim 1: not valid JSON at line 3, column 17: Expecting ':' delimiter"
 
 
 def test_an_impossible_date_is_rejected():
@@ -199,7 +199,8 @@ def test_a_repeated_line_number():
 def test_not_a_number_is_not_a_charge():
     text = json.dumps(claim()).replace("45.0", "NaN")
     [error] = read_claims_from_text(text, "c.jsonl", "jsonl")
-    assert str(error) == "c.jsonl: line 1: not valid JSON: NaN is not allowed"
+    assert str(error) == ("c.jsonl: line 1 (C1001): $.lines[0].charge: not a finite number "
+                          "(written as 1e999, Infinity or NaN)")
 
 
 def test_format_is_sniffed_when_the_name_does_not_say():
@@ -281,7 +282,7 @@ def test_a_syntax_error_inside_a_long_list_keeps_the_claims_before_it(tmp_path, 
     *claims, error = read_claims(path)
     assert [c.claim_id for c in claims] == ["C00000", "C00001", "C00002"]
     line = text.count("\n", 0, text.index('"C9"')) + 1
-    assert str(error) == f"{path}: not valid JSON at line {line}, column 20: Expecting ',' delimiter"
+    assert str(error) == f"{path}: claim 4: not valid JSON at line {line}, column 20: Expecting ',' delimiter"
 
 
 def test_memory_stays_flat_reading_a_long_json_list(tmp_path):

@@ -109,7 +109,10 @@ def test_a_claim_for_a_payer_without_a_pack_is_an_input_error(run, tmp_path):
     path.write_text(json.dumps(claims))
     result = run("check", str(path), "--pack", MEDICARE, "--pack", ACME)
     assert result.exit_code == 2
-    assert "no pack given for payer 'bluecross'" in result.output
+    # read fine, so not "unreadable": its own category, with the claim's position
+    assert ("NO PACK  " + str(path) + ": claim 1 (ACME-MRI-AUTHORIZED): $.payer.id: no pack for "
+            "payer 'bluecross'") in result.output
+    assert "; 1 no pack;" in result.output and "UNREADABLE" not in result.output
 
 
 def test_output_file_is_written_whole(run, tmp_path):
@@ -134,7 +137,7 @@ def test_broken_pack_exits_2_with_located_message(run, tmp_path):
 
 def test_missing_claims_file_is_a_usage_error(run):
     result = run("check", "no/such/file.json", "--pack", MEDICARE)
-    assert result.exit_code == 2 and "no such claims file" in result.output
+    assert result.exit_code == 2 and "no/such/file.json: no such file or folder" in result.output
 
 
 def test_compile_summarises_a_pack(run):

@@ -98,7 +98,7 @@ def test_every_rule_of_every_kind_agrees_with_pack_check_on_a_random_corpus():
 
 def test_a_disagreement_with_pack_check_is_reported_loudly(run, monkeypatch):
     """If the explanation ever disagrees with the checker, the output says so, and the
-    command exits with status 3."""
+    command exits with status 123 (an internal error)."""
     real = rulesengine.CompiledPack.check
 
     def drops_findings(self, claim):
@@ -107,7 +107,7 @@ def test_a_disagreement_with_pack_check_is_reported_loudly(run, monkeypatch):
     monkeypatch.setattr(rulesengine.CompiledPack, "check", drops_findings)
     result = CliRunner().invoke(main, ["explain", "examples/claims/dirty.json", "--pack", MEDICARE,
                                        "--claim-id", "TF-LATE"])
-    assert result.exit_code == 3
+    assert result.exit_code == 123
     assert ("!! DISAGREEMENT with rulesengine check: this explanation says TF-PROFESSIONAL fired on "
             "line 1, but pack.check has no such finding. The explanation or the checker is wrong; "
             "please report it.") in " ".join(result.output.split())

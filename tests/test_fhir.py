@@ -200,7 +200,12 @@ def test_identifier_or_id_names_the_claim_and_other_resources_are_skipped():
     claim.pop("identifier")
     [result] = claims_from_fhir(claim)
     assert result.claim_id == "claim-c1001"
-    assert list(claims_from_fhir({"resourceType": "Patient", "id": "p"})) == []
+    # a Patient on its own line of an NDJSON export is skipped; a file of one is an error
+    assert list(claims_from_fhir({"resourceType": "Patient", "id": "p"}, "x.ndjson", 3)) == []
+    [error] = claims_from_fhir({"resourceType": "Patient", "id": "p"}, "p.json")
+    assert "a FHIR Patient resource: expected a Claim" in error.message
+    [error] = claims_from_fhir({"resourceType": "Bundle", "entry": []}, "b.json")
+    assert "holds no Claim" in error.message
     [error] = claims_from_fhir({"claims": []}, "x.json")
     assert "not a FHIR resource" in error.message
     assert is_fhir(claim) and not is_fhir({"claim_id": "C1"})

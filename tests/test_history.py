@@ -580,22 +580,44 @@ def test_rerunning_a_recorded_batch_does_not_count_its_own_copies(two_initial_vi
     assert [r[0] for r in _recorded(Path(hist.DEFAULT_PATH))] == ["IAWV-1", "OV-1"]
 
 
+def test_a_rule_failing_on_one_claim_costs_that_claim_only(two_initial_visits, monkeypatch):
+    """An exception inside checking one claim (a bug) is that claim's internal error: the
+    others are checked and recorded, and the run exits 123, not 1."""
+    from rulesengine.engine import compiler
+    real = compiler._LineRule.violation
+
+    def failing(self, c, line, x):
+        if c.claim_id == "OV-1":
+            raise RuntimeError("a bug")
+        return real(self, c, line, x)
+    monkeypatch.setattr(compiler._LineRule, "violation", failing)
+    result = _check("batch.json", "--pack", PACK_DIR, "--record", "--format", "jsonl")
+    assert result.exit_code == 123
+    errors = [json.loads(x)["error"] for x in result.stdout.splitlines() if '"error"' in x]
+    assert [(e["claim_id"], e["kind"]) for e in errors] == [("OV-1", "internal")]
+    rule_ids = {r.id for r in rulesengine.load_pack(PACK_DIR).rules}
+    named = errors[0]["message"].split("internal error in rule ")[1].split(":")[0]
+    assert named in rule_ids and "RuntimeError: a bug" in errors[0]["message"]
+    assert "internal error: batch.json: claim 3 (OV-1)" in result.stderr
+    assert {row[0] for row in _recorded(Path(hist.DEFAULT_PATH))} == {"IAWV-1", "OV-2"}
+
+
 def test_a_crash_during_check_record_records_nothing(two_initial_visits, monkeypatch):
     from rulesengine.cli import check as cli
-    from rulesengine.packs.load import CompiledPack
+    from rulesengine.reports.json import JsonLinesWriter
     monkeypatch.setattr(cli, "_BATCH", 1)  # results of the first claims are already written
-    real = CompiledPack.check
+    real = JsonLinesWriter.result
 
-    def failing(self, c, history=None):
-        if c.claim_id == "OV-1":  # after IAWV-1 was recorded
+    def failing(self, result, claim=None):
+        if result.claim_id == "OV-1":  # after IAWV-1 was recorded
             raise RuntimeError("power cut")
-        return real(self, c, history=history)
-    monkeypatch.setattr(CompiledPack, "check", failing)
+        return real(self, result, claim)
+    monkeypatch.setattr(JsonLinesWriter, "result", failing)
     crashed = _check("batch.json", "--pack", PACK_DIR, "--record", "--format", "jsonl")
-    assert isinstance(crashed.exception, RuntimeError)
+    assert crashed.exit_code == 123 and "internal error: RuntimeError: power cut" in crashed.stderr
     assert '"claim_id":"IAWV-1"' in crashed.stdout.replace(" ", "")
     assert _recorded(Path(hist.DEFAULT_PATH)) == []
-    monkeypatch.setattr(CompiledPack, "check", real)  # the history is usable afterwards
+    monkeypatch.setattr(JsonLinesWriter, "result", real)  # the history is usable afterwards
     assert _check("batch.json", "--pack", PACK_DIR, "--record").exit_code == 1
     assert len(_recorded(Path(hist.DEFAULT_PATH))) == 2
 

@@ -78,7 +78,7 @@ def test_findings_counted_by_rule(run):
         "AGE-PREVENTIVE-EARLY-CHILDHOOD": ("age", 1, 0, 0),  # added
     }
     assert report["summary"] == {"claims": 12, "changed_outcome": 6, "appeared": 3,
-                                 "disappeared": 3, "changed": 3, "unreadable": 0}
+                                 "disappeared": 3, "changed": 3, "unreadable": 0, "not_checked": {}}
     # unchanged: the 59 bypass of an indicator-1 pair, 0001U over its MUE of 1 in both,
     # the Vitamin D claim dated before the rule's new end
     every_example = {e["claim_id"] for r in report["findings_by_rule"] for e in r["examples"]}
@@ -231,7 +231,7 @@ def test_a_broken_pack_is_reported_with_its_place_and_exit_2(run, tmp_path):
 def test_a_missing_claims_file_is_a_usage_error(run):
     result = run(Q2, Q3, "no/such/claims.json")
     assert result.exit_code == 2
-    assert "no such claims file or folder" in result.stderr
+    assert "no such file or folder" in result.stderr
 
 
 def test_a_large_corpus_keeps_counts_and_few_examples(run, tmp_path):
@@ -311,7 +311,8 @@ def test_acme_against_medicare_over_the_examples(run):
                               "TF-INSTITUTIONAL-THROUGH-DATE", "TF-ON-TIME-LAST-DAY"],
         ("denied", "clean"): ["PA-MISSING"]}
     assert report["summary"] == {"claims": 38, "changed_outcome": 6, "appeared": 7,
-                                 "disappeared": 1, "changed": 2, "unreadable": 1}
+                                 "disappeared": 1, "changed": 2, "unreadable": 1,
+                                 "not_checked": {"unreadable": 1}}
     rules = report["rules"]
     assert rules["added"] == [{"rule_id": "ACME-PA-IMAGING", "category": "prior_auth",
                                "pack": "acme-commercial"},

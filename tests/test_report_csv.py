@@ -34,7 +34,7 @@ def write_csv(pack, items) -> str:
     writer, summary = CsvWriter(out, [pack.info]), Summary()
     for item in items:
         if isinstance(item, ClaimError):
-            summary.unreadable += 1
+            summary.add_error(item)
             writer.error(item)
             continue
         result = pack.check(item)

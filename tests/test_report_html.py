@@ -113,7 +113,7 @@ def check_batch(packs: PackSet, items, **options) -> tuple[str, Summary]:
     summary = Summary()
     for item in items:
         if isinstance(item, ClaimError):
-            summary.unreadable += 1
+            summary.add_error(item)
             writer.error(item)
             continue
         result = packs.for_claim(item).check(item)
@@ -140,11 +140,11 @@ def examples(packs):
 def test_headline_figures(examples):
     _, page = examples
     # examples/expected-report.txt: 38 checked, 19 clean, 0 review, 19 denied, 1 unreadable
-    assert page.text_of("figure-claims") == "Claims checked 38 plus 1 unreadable"
+    assert page.text_of("figure-claims") == "Claims checked 38 plus 1 not checked"
     assert page.text_of("figure-clean-rate") == "Clean-claim rate 50.0% 19 of 38 with no finding"
     assert page.text_of("figure-denial-rate") == "Denial rate 50.0% 19 of 38 likely denied"
     assert page.text_of("figure-review") == "For review 0 0.0% of claims checked"
-    assert page.text_of("figure-unreadable") == "Unreadable 1 not checked, not in the rates"
+    assert page.text_of("figure-unreadable") == "Not checked 1 1 unreadable; not in the rates"
     assert page.text_of("figure-findings") == "Findings 21 on 19 claims"
 
 
@@ -238,7 +238,7 @@ def test_headings_and_table_headers_are_real(examples):
     headings = [page.text_of(a["id"]) for t, a in page.tags if t == "h2"]
     assert headings == ["At a glance", "Findings by category", "Findings by denial code (CARC)",
                         "Claims by payer", "Procedure codes most at risk", "Findings by rule",
-                        "Denied claims", "Unreadable claims (not checked)", "Rule packs"]
+                        "Denied claims", "Claims not checked", "Rule packs"]
     for tag, attrs in page.tags:
         if tag == "th":
             assert attrs.get("scope") in ("col", "row", "rowgroup")

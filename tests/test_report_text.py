@@ -58,7 +58,7 @@ def write_report(packs, items, results=None, **options) -> str:
     writer, summary = TextWriter(out, [p.info for p in packs.packs], **options), Summary()
     for i, item in enumerate(items):
         if isinstance(item, ClaimError):
-            summary.unreadable += 1
+            summary.add_error(item)
             writer.error(item)
             continue
         result = results[i] if results else packs.for_claim(item).check(item)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from rulesengine.claims import ClaimError, read_claims
 from rulesengine.codes.icd10cm import builtin_edition
+from rulesengine.engine.boundary import checked_or_error
 from rulesengine.engine.results import Finding, Result
 from rulesengine.language import ast
 from rulesengine.language.fields import FIELDS
@@ -196,7 +197,8 @@ class Impact:
     def __init__(self, show: int):
         self.show = show
         self.claims = 0
-        self.unreadable = 0
+        self.unreadable = 0  # claims not compared, for any reason (by reason: not_checked)
+        self.not_checked: Counter = Counter()
         self.unreadable_examples: list[str] = []
         self.outcomes: Counter = Counter()
         self.outcome_examples: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -204,6 +206,7 @@ class Impact:
 
     def error(self, error: ClaimError) -> None:
         self.unreadable += 1
+        self.not_checked[error.kind] += 1
         if len(self.unreadable_examples) < self.show:
             self.unreadable_examples.append(str(error))
 
@@ -282,13 +285,16 @@ def run_diff(old: CompiledPack, new: CompiledPack, claim_paths, show: int,
     the packs with frequency or duplicate rules."""
     impact = Impact(show)
     for path in claim_paths:
-        for item in read_claims(path):
+        for position, item in enumerate(read_claims(path), 1):
+            if not isinstance(item, ClaimError):
+                item = checked_or_error(lambda c: (old.check(c, history=history),
+                                                   new.check(c, history=history)),
+                                        item, path, position)
             if isinstance(item, ClaimError):
                 impact.error(item)
                 on_error(item)
                 continue
-            impact.add(*(p.check(item, history=history) if p.history_rules else p.check(item)
-                         for p in (old, new)))
+            impact.add(*item)
     return impact
 
 
@@ -326,7 +332,8 @@ def to_dict(old: CompiledPack, new: CompiledPack, impact: Impact) -> dict:
         "unreadable_examples": impact.unreadable_examples,
         "summary": {"claims": impact.claims, "changed_outcome": impact.changed_outcome,
                     "appeared": impact.appeared, "disappeared": impact.disappeared,
-                    "changed": impact.changed, "unreadable": impact.unreadable},
+                    "changed": impact.changed, "unreadable": impact.unreadable,
+                    "not_checked": dict(impact.not_checked)},
     }
 
 

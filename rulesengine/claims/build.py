@@ -9,8 +9,10 @@ what a schema cannot say (pointers in range, spans in order, line numbers unique
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from importlib.resources import files
 from typing import Any
 
@@ -33,6 +35,21 @@ except ImportError:  # pragma: no cover - a platform without its wheel: slower, 
     _is_valid = _VALIDATOR.is_valid
 
 
+#: the years a claim's dates may fall in: wide enough for any real claim, narrow enough
+#: that every date a rule works out from them (at most 200 years away) is on the calendar
+FIRST_YEAR, LAST_YEAR = 1800, 2199
+#: how deep a claim's JSON may nest: a claim is four levels deep; this leaves room for
+#: extension fields and keeps every later walk of it far from Python's recursion limit
+MAX_DEPTH = 32
+#: the character a decoder puts where a file's bytes are not UTF-8 (read with "replace")
+NOT_UTF8 = "\ufffd"
+#: why a claim was not checked, and how reports name it: its data (``unreadable``), no
+#: pack takes its payer (``no-pack``), the claim history failed under it (``history``), or
+#: the engine itself failed on it (``internal``, a bug to report)
+KINDS = {"unreadable": "unreadable", "no-pack": "no pack", "history": "history failed",
+         "internal": "internal error"}
+
+
 @dataclass(frozen=True)
 class ClaimError:
     """Why one claim (or a whole file) could not be read.
@@ -48,6 +65,7 @@ class ClaimError:
     path: str
     message: str
     unit: str = "claim"
+    kind: str = "unreadable"
 
     def __str__(self) -> str:
         where = self.source
@@ -55,6 +73,8 @@ class ClaimError:
             where += f": {self.unit} {self.position}"
             if self.claim_id:
                 where += f" ({self.claim_id})"
+        elif self.claim_id:
+            where += f": claim {self.claim_id}"
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
@@ -65,14 +85,38 @@ def claim_from_data(
 
     Other readers (837, CSV) can call this on the dict they build, to share the checks.
     """
+    claim_id = data.get("claim_id") if isinstance(data, dict) else None
+    if not isinstance(claim_id, str) or NOT_UTF8 in claim_id:
+        claim_id = None
     problems = validate_claim(data)
     if problems:
         path, message = problems[0]
-        claim_id = data.get("claim_id") if isinstance(data, dict) else None
-        if not isinstance(claim_id, str):
-            claim_id = None
         return ClaimError(source, position, claim_id, path, message, unit)
-    return Claim.from_dict(data)
+    try:
+        return Claim.from_dict(data)
+    except Exception as error:  # a claim the checks passed and the model cannot take: a bug
+        return ClaimError(source, position, claim_id, "", f"internal error building the claim: "
+                          f"{type(error).__name__}: {error}", unit, "internal")
+
+
+def hostile_problems(data: Any) -> list[tuple[str, str]]:
+    """What a claim that fails the schema may hold that no message should be built from,
+    found in one walk without recursion: nesting deeper than MAX_DEPTH, a number that is
+    not finite (1e999, NaN), text holding bytes that were not UTF-8."""
+    stack: list[tuple[Any, str, int]] = [(data, "$", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return [(path, f"nested more than {MAX_DEPTH} levels deep: not a claim")]
+        if isinstance(value, dict):
+            stack.extend((v, f"{path}.{k}", depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            return [(path, "not a finite number (written as 1e999, Infinity or NaN)")]
+        elif isinstance(value, str) and NOT_UTF8 in value:
+            return [(path, "the file's bytes here are not UTF-8 text (claims are read as UTF-8)")]
+    return []
 
 
 def validate_claim(data: Any) -> list[tuple[str, str]]:
@@ -82,6 +126,9 @@ def validate_claim(data: Any) -> list[tuple[str, str]]:
     the semantic checks rely on the shapes the schema guarantees.
     """
     if not _is_valid(data):
+        hostile = hostile_problems(data)
+        if hostile:
+            return hostile
         error = best_match(_VALIDATOR.iter_errors(data))
         if error is not None:
             return [_describe(error)]
@@ -118,9 +165,23 @@ def _semantic_problems(data: dict) -> Iterator[tuple[str, str]]:
     count = len(data.get("diagnoses") or ())
     has = {0: "no diagnoses", 1: "1 diagnosis"}.get(count, f"{count} diagnoses")
     first_use: dict[int, int] = {}
+    for name in _FREE_TEXT:  # the schema gives these no pattern that would refuse it
+        if NOT_UTF8 in str(data.get(name) or ""):
+            yield f"$.{name}", "the file's bytes here are not UTF-8 text (claims are read as UTF-8)"
+    for part in ("patient", "billing_provider", "payer"):
+        for name, value in (data.get(part) or {}).items():
+            if isinstance(value, str) and NOT_UTF8 in value:
+                yield f"$.{part}.{name}", "the file's bytes here are not UTF-8 text (claims are read as UTF-8)"
     for i, line in enumerate(data["lines"]):
         where = f"$.lines[{i}]"
         number = line["line_number"]
+        for name in ("units", "charge"):
+            value = line.get(name)
+            if isinstance(value, float) and not math.isfinite(value):
+                yield f"{where}.{name}", "not a finite number (written as 1e999, Infinity or NaN)"
+        for name in ("ndc", "prior_authorization"):
+            if NOT_UTF8 in str(line.get(name) or ""):
+                yield f"{where}.{name}", "the file's bytes here are not UTF-8 text (claims are read as UTF-8)"
         if number in first_use:
             earlier = f"$.lines[{first_use[number]}]"
             yield f"{where}.line_number", f"line number {number} is also used by {earlier}"
@@ -132,3 +193,24 @@ def _semantic_problems(data: dict) -> Iterator[tuple[str, str]]:
         # ISO dates already checked by the schema, so comparing the strings compares the dates
         if end and end < start:
             yield f"{where}.service_date_to", f"{end!r} is before the service date {start!r}"
+        for name in ("service_date", "service_date_to"):
+            yield from _date_problem(line.get(name), f"{where}.{name}")
+    yield from _date_problem(data.get("received_date"), "$.received_date")
+    yield from _date_problem((data.get("patient") or {}).get("birth_date"), "$.patient.birth_date")
+
+
+_FREE_TEXT = ("claim_id", "prior_authorization")
+
+
+def _date_problem(text: str | None, path: str) -> Iterator[tuple[str, str]]:
+    """A date the calendar does not have (year 0, which one schema validator lets by), or
+    one outside FIRST_YEAR..LAST_YEAR."""
+    if text is None:
+        return
+    try:
+        day = date.fromisoformat(text)
+    except (TypeError, ValueError):
+        yield path, f"{text!r} is not a valid date"
+        return
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        yield path, f"{text!r} is outside the years {FIRST_YEAR} to {LAST_YEAR} a claim's dates fall in"

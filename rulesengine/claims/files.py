@@ -20,6 +20,7 @@ import glob
 import io
 import itertools
 import json
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import TextIO
 
 from .build import ClaimError
 from .csv import read_csv_claims
-from .json import read_json, read_json_array, read_json_lines
+from .json import read_json_lines, read_json_stream
 from .model import Claim
 from .x12.reader import read_837
 
@@ -44,66 +45,84 @@ def read_claims(path: str | Path) -> Iterator[Claim | ClaimError]:
 class ClaimFile:
     """The claims of one file, read as they are iterated, and how far into the file reading
     has got (``bytes_read`` of ``size``), so a long run can show a progress bar. Standard
-    input (``-``) has no size."""
+    input (``-``) and pipes have no size.
+
+    Reading has a boundary: a file that cannot be opened, and anything unexpected while one
+    is read (a bug), become a ClaimError at the position reached, never the end of the run;
+    ``claims_read`` counts what the file gave."""
 
     def __init__(self, path: str | Path):
         self.name = str(path)
         self._binary: io.BufferedReader | None = None
         self._finished = False
+        self.claims_read = 0
 
     @property
     def size(self) -> int | None:
-        return None if self.name == "-" else Path(self.name).stat().st_size
+        if self.name == "-":
+            return None
+        try:
+            status = Path(self.name).stat()
+        except OSError:
+            return None
+        return status.st_size if stat.S_ISREG(status.st_mode) else None
 
     @property
     def bytes_read(self) -> int:
         if self._finished:
             return self.size or 0
         binary = self._binary
-        return binary.tell() if binary is not None and not binary.closed else 0
+        try:
+            return binary.tell() if binary is not None and not binary.closed else 0
+        except OSError:  # a pipe has no position
+            return 0
 
     def __iter__(self) -> Iterator[Claim | ClaimError]:
-        if self.name == "-":
-            yield from read_claims_from_stream(sys.stdin, "<stdin>")
-            return
-        path = Path(self.name)
-        fmt = CLAIM_FILE_SUFFIXES.get(path.suffix.lower())
-        if fmt is None and _starts_like_x12(path):
-            fmt = "x12"
-        # One binary handle under every reader, so its position is the progress. utf-8-sig:
-        # spreadsheet and Windows exports often start with a byte-order mark.
-        with path.open("rb") as binary:
-            self._binary = binary
-            if fmt == "x12":  # X12 837P/837I, read in chunks by its own reader
-                yield from read_837(_text(binary, errors="replace", newline=""), str(path))
-            elif fmt == "csv":  # newline="", as the csv module needs
-                yield from read_csv_claims(_text(binary, newline=""), str(path))
-            else:
-                stream = _text(binary)
-                if fmt == "json" and _first_character(stream) == "[":
-                    yield from read_json_array(stream, str(path))
-                else:
-                    yield from read_claims_from_stream(stream, str(path), fmt)
+        try:
+            for item in self._read():
+                self.claims_read += 1
+                yield item
+        except OSError as error:
+            yield ClaimError(self.name, 0, None, "", f"cannot read the file: {error.strerror or error}")
+        except Exception as error:  # a reader's bug: this file stops here, the run goes on
+            yield ClaimError(self.name, self.claims_read + 1, None, "",
+                             f"internal error while reading (the file's claims after this one "
+                             f"were not read): {type(error).__name__}: {error}", kind="internal")
         self._finished = True
 
+    def _read(self) -> Iterator[Claim | ClaimError]:
+        if self.name == "-":  # standard input is always data, read as bytes like a file
+            yield from self._from_binary(sys.stdin.buffer, "<stdin>", None)
+            return
+        path = Path(self.name)
+        with path.open("rb") as binary:
+            yield from self._from_binary(binary, str(path), CLAIM_FILE_SUFFIXES.get(path.suffix.lower()))
 
-def _text(binary: io.BufferedReader, errors: str = "strict", newline: str | None = None) -> TextIO:
-    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors=errors, newline=newline)
+    def _from_binary(self, binary, source: str, fmt: str | None) -> Iterator[Claim | ClaimError]:
+        """One binary handle under every reader, so its position is the progress; peeked,
+        never re-opened, so a pipe is read once. utf-8-sig: spreadsheet and Windows exports
+        often start with a byte-order mark; bytes that are not UTF-8 become U+FFFD, which
+        the claim holding them is refused for."""
+        self._binary = binary
+        if fmt is None and _peek(binary).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"ISA"):
+            fmt = "x12"
+        if fmt == "x12":  # X12 837P/837I, read in chunks by its own reader
+            yield from read_837(_text(binary, newline=""), source)
+        elif fmt == "csv":  # newline="", as the csv module needs
+            yield from read_csv_claims(_text(binary, newline=""), source)
+        elif fmt == "json":
+            yield from read_json_stream(_text(binary), source)
+        else:
+            yield from read_claims_from_stream(_text(binary), source, fmt)
 
 
-def _first_character(stream: TextIO) -> str:
-    """The first character that is not white space; the stream is left where it was."""
-    start = stream.tell()
-    while (char := stream.read(1)) and char.isspace():
-        pass
-    stream.seek(start)
-    return char
+def _peek(binary) -> bytes:
+    peek = getattr(binary, "peek", None)
+    return peek(64)[:64] if peek is not None else b""
 
 
-def _starts_like_x12(path: Path) -> bool:
-    """An X12 interchange opens with its ISA segment, whatever the file is called."""
-    with path.open("rb") as handle:
-        return handle.read(3) == b"ISA"
+def _text(binary, newline: str | None = None) -> TextIO:
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline=newline)
 
 
 def read_claims_from_text(
@@ -116,18 +135,37 @@ def read_claims_from_text(
 def read_claims_from_stream(
     stream: TextIO | Iterable[str], source: str = "<input>", fmt: str | None = None
 ) -> Iterator[Claim | ClaimError]:
-    """Claims from an open text stream; ``fmt`` is ``"json"``, ``"jsonl"`` or None to sniff."""
+    """Claims from an open text stream; ``fmt`` is ``"json"``, ``"jsonl"`` or None to sniff.
+    Every format streams: nothing reads the whole input at once."""
     lines: Iterable[str] = stream
     if fmt is None:
         fmt, lines = _sniff(stream)
     if fmt == "x12":
-        yield from read_837("".join(lines), source)
+        yield from read_837(_LineStream(lines), source)
     elif fmt == "csv":
         yield from read_csv_claims(lines, source)
     elif fmt == "jsonl":
         yield from read_json_lines(lines, source)
     else:
-        yield from read_json("".join(lines), source)
+        yield from read_json_stream(_LineStream(lines), source)
+
+
+class _LineStream:
+    """Lines (from a sniffed stream) read back as a stream, a chunk at a time."""
+
+    def __init__(self, lines: Iterable[str]):
+        self._lines, self._left = iter(lines), ""
+
+    def read(self, size: int = -1) -> str:
+        while size < 0 or len(self._left) < size:
+            line = next(self._lines, None)
+            if line is None:
+                break
+            self._left += line
+        if size < 0:
+            size = len(self._left)
+        chunk, self._left = self._left[:size], self._left[size:]
+        return chunk
 
 
 def _sniff(stream: Iterable[str]) -> tuple[str, Iterable[str]]:
@@ -163,16 +201,20 @@ def iter_claim_files(paths: Iterable[str | Path]) -> list[Path]:
     found: list[Path] = []
     for name in paths:
         path = Path(name)
-        if str(name) == "-" or path.is_file():
-            found.append(path)
+        if str(name) == "-" or path.is_file() or (path.exists() and not path.is_dir()):
+            found.append(path)  # a named pipe or a device is read as a stream
         elif glob.has_magic(str(name)):
             matches = sorted(Path(m) for m in glob.glob(str(name)) if Path(m).is_file())
             if not matches:
                 raise FileNotFoundError(f"{name}: no file matches")
             found.extend(matches)
         elif path.is_dir():
-            claim_files = (p for p in path.iterdir() if p.suffix.lower() in CLAIM_FILE_SUFFIXES)
-            found.extend(sorted(p for p in claim_files if p.is_file()))
+            claim_files = sorted(p for p in path.iterdir()
+                                 if p.suffix.lower() in CLAIM_FILE_SUFFIXES and p.is_file())
+            if not claim_files:
+                raise FileNotFoundError(f"{name}: the folder holds no claim files "
+                                        f"({', '.join('*' + s for s in CLAIM_FILE_SUFFIXES)})")
+            found.extend(claim_files)
         else:
             raise FileNotFoundError(f"{name}: no such file or folder")
     return list(dict.fromkeys(found))  # a file named twice is read once

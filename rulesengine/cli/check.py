@@ -1,7 +1,8 @@
 """``rulesengine check`` (claims against packs, a report out) and ``rulesengine compile``.
 
-Exit codes, stable for scripts: 0 every claim clean; 1 findings; 2 a usage error, a
-broken pack or an unreadable claim (the readable claims are still checked and reported).
+Exit codes, stable for scripts (``common``): 0 every claim clean; 1 findings; 2 a usage
+error, a broken pack or a claim not checked (unreadable, no pack for its payer; the others
+are still checked and reported); 123 an internal error (a bug); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -9,18 +10,18 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 
-from rulesengine.claims import ClaimError, ClaimFile, iter_claim_files
+from rulesengine.claims import ClaimError, ClaimFile
 from rulesengine.engine.history import HistoryError, open_history, snapshot
+from rulesengine.engine.results import Result
 from rulesengine.packs import PackSet
 from rulesengine.reports import WRITERS, Summary
-from rulesengine.reports.atomic import replacing
 from rulesengine.reports.progress import Progress
+from rulesengine.reports.text import printable
 
-from .common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, load_or_exit
+from .common import EXIT_ERROR, claim_paths, exit_code, load_or_exit, output_file, say_not_checked
 
 
 @click.command()
@@ -49,45 +50,43 @@ def check(claims, pack_dirs, fmt, output, history_path, record):
     """Check CLAIMS: JSON, JSON Lines, X12 837, FHIR or CSV files, folders of them, or - for
     standard input. On a terminal, a progress bar shows how far the run has got."""
     packs = PackSet([load_or_exit(d) for d in pack_dirs])
-    try:
-        paths = ["-"] if claims == ("-",) else [str(p) for p in iter_claim_files(claims)]
-    except FileNotFoundError as error:
-        raise click.UsageError(f"no such claims file or folder: {error.filename or error}")
+    paths = claim_paths(claims)
     if fmt == "html" and not output and sys.stdout.isatty():
         raise click.UsageError("--format html writes a web page: give --output FILE.html")
     files = [ClaimFile(path) for path in paths]
     finished, file = 0, None  # bytes of the files read to the end; the file being read
     summary = Summary()
-    progress = Progress(total=None if "-" in paths else sum(f.size for f in files),
+    progress = Progress(total=None if any(f.size is None for f in files) else sum(f.size for f in files),
                         position=lambda: finished + file.bytes_read)
     # the report is complete before the recording commits: a failed report records nothing
     with (_history(packs, history_path, record) as (history, recording),
-          _destination(output) as out):
+          output_file(output, paths) as out):
         writer = WRITERS[fmt](out, [p.info for p in packs.packs])
         for file in files:
             path = file.name
-            for batch in _batches(file):
+            for batch in _batches(enumerate(file, 1)):
                 for item, result in _check_batch(batch, path, packs, history, recording):
                     progress.step(path)
-                    if result is None:
-                        summary.unreadable += 1
-                        writer.error(item)
-                        if fmt != "text" or output:
+                    if isinstance(result, ClaimError):
+                        summary.add_error(result)
+                        writer.error(result)
+                        if fmt != "text" or output or result.kind == "internal":
                             progress.clear()
-                            click.echo(f"unreadable: {item}", err=True)
+                            say_not_checked(result)
                         continue
                     summary.add(result)
                     writer.result(result, item)
             finished += file.bytes_read
+            if not file.claims_read:
+                progress.clear()
+                click.echo(f"warning: {printable(path)} holds no claims", err=True)
         progress.done()
         writer.close(summary)
     if recording is not None:
         denied = summary.statuses["denied"]
         click.echo(f"{recording.describe()}; {denied} denied claim{'s' if denied != 1 else ''} "
                    f"not recorded", err=True)
-    if summary.unreadable:
-        sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_FINDINGS if summary.findings else EXIT_CLEAN)
+    sys.exit(exit_code(summary.not_checked, summary.findings))
 
 
 @click.command()
@@ -127,21 +126,17 @@ def _batches(items):
 
 
 def _check_batch(batch, path, packs: PackSet, history, recording) -> list:
-    """(claim, result) for each item read, (error, None) for a claim that cannot be checked.
-    With a recording, each claim not denied is recorded before the next is checked. Only
-    checking happens inside the snapshot: the results are written after it ends."""
+    """(claim, result) for each (position, item) read, (error, error) for a claim that was
+    not checked. With a recording, each claim not denied is recorded before the next is
+    checked. Only checking happens inside the snapshot: the results are written after."""
     checked = []
     with snapshot(history):
-        for item in batch:
-            if not isinstance(item, ClaimError) and (pack := packs.for_claim(item)) is None:
-                item = ClaimError(path, 0, item.claim_id, "$.payer.id",
-                                  f"claim {item.claim_id}: no pack given for payer "
-                                  f"'{item.payer_id}'")
+        for position, item in batch:
             if isinstance(item, ClaimError):
-                checked.append((item, None))
+                checked.append((item, item))
                 continue
-            result = pack.check(item, history=history)
-            if recording is not None and result.status != "denied":
+            result = packs.check(item, history, path, position)
+            if recording is not None and isinstance(result, Result) and result.status != "denied":
                 recording.add(item)
             checked.append((item, result))
     return checked
@@ -178,11 +173,3 @@ def _history(packs: PackSet, path: str | None, record: bool):
             raise _HistoryFailure(str(error)) from None
 
 
-@contextmanager
-def _destination(output: str | None):
-    """Standard output, or a file that appears only once it is complete."""
-    if not output:
-        yield sys.stdout
-        return
-    with replacing(Path(output)) as handle:
-        yield handle

@@ -1,7 +1,8 @@
 """``rulesengine diff OLD_PACK NEW_PACK CLAIMS...``: what publishing a pack change would do.
 
 Exit status: 0 nothing changes, 1 outcomes or findings change, 2 a broken pack, a missing
-claims file or an unreadable claim (the readable claims are still compared).
+claims file or an unreadable claim (the readable claims are still compared), 123 an
+internal error (a bug).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import sys
 import click
 
 from rulesengine.authoring.diff import render_text, run_diff, summary_line, to_dict
-from rulesengine.claims import iter_claim_files
 from rulesengine.engine.history import HistoryError, open_history
 from rulesengine.language.diagnostics import PackError
 from rulesengine.packs import load_pack
 
-EXIT_SAME, EXIT_CHANGED, EXIT_ERROR = 0, 1, 2
+from .common import EXIT_ERROR, claim_paths, exit_code, say_not_checked
+
+EXIT_SAME, EXIT_CHANGED = 0, 1
 
 
 @click.command("diff")
@@ -38,7 +40,8 @@ def command(old_pack, new_pack, claims, fmt, show, history_path):
 
     CLAIMS are JSON or JSON Lines files, folders of them, or - for standard input. Exit
     status: 0 nothing changes, 1 outcomes or findings change, 2 a broken pack, a missing
-    claims file or an unreadable claim (the readable claims are still compared).
+    claims file or an unreadable claim (the readable claims are still compared), 123 an
+    internal error (a bug).
     """
     packs, broken = [], False
     for label, folder in (("old", old_pack), ("new", new_pack)):
@@ -58,16 +61,13 @@ def command(old_pack, new_pack, claims, fmt, show, history_path):
             needing = [f"pack {p.id}: {', '.join(p.history_rules)}" for p in packs if p.history_rules]
             raise click.UsageError(f"{error}; these rules read the claim history: "
                                    + "; ".join(needing)) from None
-    try:
-        paths = ["-"] if claims == ("-",) else [str(p) for p in iter_claim_files(claims)]
-    except FileNotFoundError as error:
-        raise click.UsageError(f"no such claims file or folder: {error.filename or error}")
+    paths = claim_paths(claims)
 
     # the text report lists the first few unreadable claims; a program reading JSON gets
     # every one on standard error, as with check
     quiet = fmt == "text"
     impact = run_diff(old, new, paths, show,
-                      on_error=lambda e: quiet or click.echo(f"unreadable: {e}", err=True),
+                      on_error=lambda e: quiet or say_not_checked(e),
                       history=history)
     report = to_dict(old, new, impact)
     line = summary_line(impact)
@@ -75,6 +75,5 @@ def command(old_pack, new_pack, claims, fmt, show, history_path):
         click.echo(json.dumps(report, indent=2))
     else:
         click.echo(render_text(report, line), nl=False)
-    if impact.unreadable:
-        sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_CHANGED if impact.any_change() else EXIT_SAME)
+    code = exit_code(impact.not_checked, 0)
+    sys.exit(code if code != EXIT_SAME else EXIT_CHANGED if impact.any_change() else EXIT_SAME)

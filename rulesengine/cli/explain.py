@@ -1,7 +1,8 @@
 """``rulesengine explain``: why each rule of a pack fired or passed on a claim.
 
 Exit status: 0 no rule fired, 1 a rule fired, 2 a usage error, a broken pack or an
-unreadable claim, 3 the explanation disagrees with ``rulesengine check`` (a bug).
+unreadable claim, 123 an internal error: explaining a claim failed, or the explanation
+disagrees with ``rulesengine check`` (a bug either way).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from rulesengine.authoring.explain import (
     render,
 )
 from rulesengine.claims import ClaimError, read_claims
+from rulesengine.engine.boundary import checked_or_error
 from rulesengine.engine.history import HistoryError, open_history
 from rulesengine.language.diagnostics import did_you_mean
 
-from .common import load_or_exit
+from .common import EXIT_CLEAN, EXIT_ERROR, EXIT_INTERNAL, claim_paths, load_or_exit, say_not_checked
 
-EXIT_CLEAN, EXIT_FIRED, EXIT_ERROR, EXIT_DISAGREES = 0, 1, 2, 3
+EXIT_FIRED = 1
 
 
 @click.command("explain")
@@ -41,7 +43,8 @@ def command(claim_file, pack_dir, rule_id, claim_id, fmt, history_path):
     """Explain why each rule of a pack fired or passed on the claims in CLAIM.
 
     Exit status: 0 no rule fired, 1 a rule fired, 2 a usage error, a broken pack or an
-    unreadable claim, 3 the explanation disagrees with `rulesengine check` (a bug).
+    unreadable claim, 123 an internal error (explaining failed, or the explanation
+    disagrees with `rulesengine check`: a bug).
     """
     pack = load_or_exit(pack_dir)
     history = None
@@ -59,22 +62,32 @@ def command(claim_file, pack_dir, rule_id, claim_id, fmt, history_path):
             known = [*ids, *disabled_rule(pack_dir, None)]
             hint = did_you_mean(rule_id, known) or "its rules: " + ", ".join(ids)
             raise click.UsageError(f"pack {pack.id} has no rule {rule_id}; {hint}")
-    if claim_file != "-" and not Path(claim_file).is_file():
-        raise click.UsageError(f"no such claims file: {claim_file}")
-    items = list(read_claims(claim_file))
-    errors = [i for i in items if isinstance(i, ClaimError)]
-    claims = [i for i in items if not isinstance(i, ClaimError)]
+    if claim_file != "-" and Path(claim_file).is_dir():
+        raise click.UsageError(f"{claim_file} is a folder: CLAIM is one file, or - for standard input")
+    claim_paths([claim_file])  # a usage error when it does not exist
+    items = list(enumerate(read_claims(claim_file), 1))
+    errors = [i for _, i in items if isinstance(i, ClaimError)]
+    claims = [(n, i) for n, i in items if not isinstance(i, ClaimError)]
     if claim_id is not None:
-        ids = [c.claim_id for c in claims] + [e.claim_id for e in errors if e.claim_id]
-        claims = [c for c in claims if c.claim_id == claim_id]
+        ids = [c.claim_id for _, c in claims] + [e.claim_id for e in errors if e.claim_id]
+        claims = [(n, c) for n, c in claims if c.claim_id == claim_id]
         errors = [e for e in errors if e.claim_id == claim_id]
         if not claims and not errors:
             hint = did_you_mean(claim_id, ids) or "its claims: " + ", ".join(ids)
             raise click.UsageError(f"{claim_file} has no claim {claim_id}; {hint}")
     for error in errors:
-        click.echo(f"unreadable: {error}", err=True)
-    explained = [explain_claim(pack, c, rule_id, history) if disabled is None
-                 else explain_disabled(pack, c, rule_id, disabled, history) for c in claims]
+        say_not_checked(error)
+
+    def explain(claim):
+        if disabled is None:
+            return explain_claim(pack, claim, rule_id, history)
+        return explain_disabled(pack, claim, rule_id, disabled, history)
+
+    outcomes = [checked_or_error(explain, c, claim_file, n) for n, c in claims]
+    failed = [o for o in outcomes if isinstance(o, ClaimError)]
+    for error in failed:
+        say_not_checked(error)
+    explained = [o for o in outcomes if not isinstance(o, ClaimError)]
     if fmt == "json":
         click.echo(json.dumps([x.to_dict() for x in explained], indent=2))
     else:
@@ -82,8 +95,8 @@ def command(claim_file, pack_dir, rule_id, claim_id, fmt, history_path):
     for x in explained:
         for problem in x.disagreements:
             click.echo(f"DISAGREEMENT on claim {x.claim.claim_id}: {problem}", err=True)
-    if any(x.disagreements for x in explained):
-        sys.exit(EXIT_DISAGREES)
+    if failed or any(x.disagreements for x in explained):
+        sys.exit(EXIT_INTERNAL)
     if errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FIRED if any(e.fired for x in explained for e in x.explanations) else EXIT_CLEAN)

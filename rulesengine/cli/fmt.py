@@ -14,8 +14,9 @@ import click
 
 from rulesengine.authoring.fmt import SyntaxProblem, format_text, rule_files
 from rulesengine.reports.atomic import replacing
+from .common import EXIT_ERROR, EXIT_INTERNAL
 
-EXIT_OK, EXIT_CHANGES, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 123
+EXIT_OK, EXIT_CHANGES = 0, 1
 
 
 @click.command("fmt")

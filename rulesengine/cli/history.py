@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
-from rulesengine.claims import ClaimError, iter_claim_files, read_claims
+from rulesengine.claims import ClaimError, read_claims
 from rulesengine.engine.history import DEFAULT_PATH, ENV_VAR, HistoryError, open_history
+
+from .common import EXIT_ERROR, claim_paths, say_not_checked
 
 _HISTORY_OPTION = click.option(
     "--history", "history_path", type=click.Path(dir_okay=False), default=None,
@@ -24,10 +26,7 @@ def add_command(claims, history_path):
     """Record CLAIMS (files or folders, as for check). A claim id already recorded is
     replaced; a void (frequency code 8) removes it."""
 
-    try:
-        paths = iter_claim_files(claims)
-    except FileNotFoundError as error:
-        raise click.UsageError(f"no such claims file or folder: {error.filename or error}")
+    paths = claim_paths(claims)
     bad = 0
 
     def readable():  # streamed: a day's claims are never all in memory
@@ -35,7 +34,7 @@ def add_command(claims, history_path):
         for source in paths:
             for item in read_claims(source):
                 if isinstance(item, ClaimError):
-                    click.echo(f"unreadable: {item}", err=True)
+                    say_not_checked(item)
                     bad += 1
                 else:
                     yield item
@@ -47,7 +46,7 @@ def add_command(claims, history_path):
         raise click.ClickException(str(error)) from None
     click.echo(f"{recording.describe()}, {bad} unreadable")
     if bad:
-        raise SystemExit(2)
+        raise SystemExit(EXIT_ERROR)
 
 
 @command.command("show")

@@ -22,6 +22,7 @@ from .checked import CheckedPack
 from .checks import FrequencyLimit, PairIndex, UnitIndex, duplicate
 from .conditions import MEMO_LIMIT, SetBuilder, compile_test
 from .context import ClaimContext
+from .boundary import RuleFailed
 from .history import HistoryRequired
 from .results import Finding
 from .runtime import RuleFacts, fields_named, sort_findings, version_key
@@ -115,8 +116,30 @@ class Evaluator:
         return entry
 
     def findings(self, claim: Claim, history=None) -> tuple[Finding, ...]:
+        """The claim's findings, in report order. A rule that raises (a bug) raises
+        RuleFailed naming it, with the original exception as the cause."""
         if history is None and self.history_rules:
             raise HistoryRequired(self._history_pack, self.history_rules)
+        try:
+            return self._findings(claim, history)
+        except Exception as error:
+            raise RuleFailed(self._failing_rule(claim, history)) from error
+
+    def _failing_rule(self, claim: Claim, history) -> str | None:
+        """The first rule that raises on this claim, each rule tried alone (only after a
+        failure, so the fast path pays nothing to know which rule it was in)."""
+        x = ClaimContext(claim, history)
+        tries = [(r, lambda r=r: r.run(claim, [], x)) for r in self.claim_rules]
+        tries += [(r, lambda r=r, line=line: r.violation(claim, line, x))
+                  for line in claim.lines for r in self.line_rules]
+        for rule, attempt in tries:
+            try:
+                attempt()
+            except Exception:
+                return rule.facts.rule.id
+        return None
+
+    def _findings(self, claim: Claim, history) -> tuple[Finding, ...]:
         found: list[Finding] = []
         key = _claim_key(claim)
         entry = self._by_key.get(key)

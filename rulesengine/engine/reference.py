@@ -21,6 +21,7 @@ from rulesengine.language.checker import bypass_modifiers
 from rulesengine.language.dates import shift
 from rulesengine.language.fields import EARLIER_FIELDS, FIELDS
 
+from .boundary import RuleFailed
 from .checked import CheckedPack
 from .history import HistoryLine, HistoryRequired, window_start
 from .results import Finding
@@ -39,8 +40,11 @@ def evaluate(checked: CheckedPack, facts: dict[tuple, RuleFacts], claim: Claim,
     for rule in checked.rules:
         versions.setdefault(rule.id, []).append(rule)
     findings: list[Finding] = []
-    for of_one_rule in versions.values():
-        findings.extend(_apply(checked, facts, of_one_rule, claim, history))
+    for rule_id, of_one_rule in versions.items():
+        try:
+            findings.extend(_apply(checked, facts, of_one_rule, claim, history))
+        except Exception as error:  # a bug: say in which rule
+            raise RuleFailed(rule_id) from error
     order = {rule.id: i for i, rule in enumerate(checked.rules)}
     return sort_findings(findings, order)
 

@@ -15,9 +15,11 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
+from rulesengine.claims.build import ClaimError
 from rulesengine.claims.model import Claim
 from rulesengine.codes.icd10cm import Editions
 from rulesengine.engine import compiler, reference
+from rulesengine.engine.boundary import checked_or_error
 from rulesengine.engine.checked import CheckedPack
 from rulesengine.engine.history import HistoryRequired
 from rulesengine.engine.results import PackInfo, Result
@@ -117,6 +119,20 @@ class PackSet:
         if len(self.packs) == 1:
             return self.packs[0]
         return self._by_payer.get(claim.payer_id or "")
+
+    def check(self, claim: Claim, history=None, source: str = "<input>",
+              position: int = 0) -> Result | ClaimError:
+        """The claim checked by the pack of its payer, or the ClaimError saying why it was
+        not: no pack takes its payer (payer ids match exactly, case and all), or checking
+        it failed (see ``engine.boundary``). ``source`` and ``position`` say where the
+        claim was read, for the error."""
+        pack = self.for_claim(claim)
+        if pack is None:
+            payer = f"payer '{claim.payer_id}'" if claim.payer_id else "a claim with no payer id"
+            known = ", ".join(sorted(self._by_payer))
+            return ClaimError(source, position, claim.claim_id, "$.payer.id",
+                              f"no pack for {payer} (the packs take: {known})", kind="no-pack")
+        return checked_or_error(lambda c: pack.check(c, history=history), claim, source, position)
 
 
 def load_pack(path: str | Path) -> CompiledPack:

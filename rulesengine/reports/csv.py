@@ -32,12 +32,24 @@ def _cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+class _NewlineRows:
+    """Rows end in "\n", as the other writers' lines (spreadsheets read it, and stdout on
+    Windows adds the "\r"); but csv quotes only a field holding a character of its line
+    terminator, so the rows are made with "\r\n" (a CR inside a claim id is then quoted,
+    never a new spreadsheet row) and the "\r" of the end taken off here."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+
+    def write(self, row: str) -> int:
+        return self.out.write(row[:-2] + "\n")
+
+
 class CsvWriter:
     """Write findings as CSV rows (columns: :data:`COLUMNS`), a header first."""
 
     def __init__(self, out: TextIO, packs: list[PackInfo]):
-        # "\n" as the other writers: spreadsheets read it, and stdout on Windows adds the "\r"
-        self.rows = csv.writer(out, lineterminator="\n")
+        self.rows = csv.writer(_NewlineRows(out), lineterminator="\r\n")
         self.rows.writerow(COLUMNS)
 
     def result(self, result: Result, claim: Claim | None = None) -> None:
@@ -48,7 +60,7 @@ class CsvWriter:
 
     def error(self, error: ClaimError) -> None:
         row = dict.fromkeys(COLUMNS, "")
-        row.update(claim_id=_cell(error.claim_id), status="unreadable", message=_cell(str(error)))
+        row.update(claim_id=_cell(error.claim_id), status=error.kind, message=_cell(str(error)))
         self.rows.writerow(row.values())
 
     def close(self, summary: Summary) -> None:

@@ -99,7 +99,7 @@ def _page(w: HtmlWriter, s: Summary) -> str:
         _overview(s, clean, review, denied),
         _categories(w.tally), _carc_section(w.tally), _payer_section(w.tally),
         _codes_at_risk(w.tally), _rules_section(w.tally), _denied_section(w, denied),
-        _errors_section(w, s.unreadable),
+        _errors_section(w, s.errors),
         "</main>\n", _footer(w), "</body>\n</html>\n",
     ]
     return "".join(parts)
@@ -109,15 +109,16 @@ def _overview(s: Summary, clean: int, review: int, denied: int) -> str:
     flagged = review + denied
     cards = [
         ("claims", "Claims checked", f"{s.claims:,}",
-         f"plus {s.unreadable:,} unreadable" if s.unreadable else "every claim was readable", ""),
+         f"plus {s.errors:,} not checked" if s.errors else "every claim was checked", ""),
         ("clean-rate", "Clean-claim rate", _pct(clean, s.claims),
          f"{clean:,} of {s.claims:,} with no finding", "good"),
         ("denial-rate", "Denial rate", _pct(denied, s.claims),
          f"{denied:,} of {s.claims:,} likely denied", "bad"),
         ("review", "For review", f"{review:,}", f"{_pct(review, s.claims)} of claims checked",
          "warn"),
-        ("unreadable", "Unreadable", f"{s.unreadable:,}", "not checked, not in the rates",
-         "bad" if s.unreadable else ""),
+        ("unreadable", "Not checked", f"{s.errors:,}",
+         f"{s.not_checked_text() if s.errors else 'none'}; not in the rates",
+         "bad" if s.errors else ""),
         ("findings", "Findings", f"{s.findings:,}", f"on {_plural(flagged, 'claim')}", ""),
     ]
     items = "".join(
@@ -336,7 +337,7 @@ def _errors_section(w: HtmlWriter, unreadable: int) -> str:
     more = unreadable - len(w.errors)
     items = "".join(f"<li>{_e(text)}</li>\n" for text in w.errors)
     tail = f'<p class="muted">… and {more:,} more.</p>\n' if more > 0 else ""
-    return _section("unreadable", "Unreadable claims (not checked)",
+    return _section("unreadable", "Claims not checked",
                     f'<ul class="errors">\n{items}</ul>\n{tail}')
 
 

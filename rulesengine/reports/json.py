@@ -54,5 +54,6 @@ class JsonWriter:
 
 
 def _error_dict(error: ClaimError) -> dict:
-    return {"source": error.source, "position": error.position, "claim_id": error.claim_id,
+    return {"kind": error.kind, "source": error.source, "position": error.position,
+            "claim_id": error.claim_id,
             "path": error.path, "message": error.message, "text": str(error)}

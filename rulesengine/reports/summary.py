@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from rulesengine.claims.build import KINDS, ClaimError
 from rulesengine.engine.results import PackInfo, Result
 
 
@@ -13,9 +14,22 @@ from rulesengine.engine.results import PackInfo, Result
 class Summary:
     claims: int = 0
     statuses: Counter = field(default_factory=Counter)
-    unreadable: int = 0
+    #: claims not checked, by why (``ClaimError.kind``)
+    not_checked: Counter = field(default_factory=Counter)
     findings: int = 0
     by_category: Counter = field(default_factory=Counter)
+
+    def add_error(self, error: ClaimError) -> None:
+        self.not_checked[error.kind] += 1
+
+    @property
+    def unreadable(self) -> int:
+        return self.not_checked["unreadable"]
+
+    @property
+    def errors(self) -> int:
+        """Claims not checked, for every reason."""
+        return sum(self.not_checked.values())
 
     def add(self, result: Result) -> None:
         self.claims += 1
@@ -27,10 +41,17 @@ class Summary:
     def clean_rate(self) -> float:
         return self.statuses["clean"] / self.claims if self.claims else 0.0
 
+    def not_checked_text(self) -> str:
+        """The claims not checked, by why: "2 unreadable, 1 no pack"."""
+        return ", ".join(_not_checked(self.not_checked[kind], label)
+                         for kind, label in KINDS.items() if self.not_checked[kind])
+
     def to_dict(self) -> dict:
         return {"claims": self.claims, "clean": self.statuses["clean"],
                 "review": self.statuses["review"], "denied": self.statuses["denied"],
-                "unreadable": self.unreadable, "findings": self.findings,
+                "unreadable": self.unreadable,
+                "not_checked": {kind: self.not_checked[kind] for kind in KINDS},
+                "findings": self.findings,
                 "clean_claim_rate": round(self.clean_rate, 4),
                 "findings_by_category": dict(sorted(self.by_category.items()))}
 
@@ -38,8 +59,12 @@ class Summary:
         text = (f"{self.claims} claim{'s' if self.claims != 1 else ''} checked: "
                 f"{self.statuses['clean']} clean, {self.statuses['review']} review, "
                 f"{self.statuses['denied']} denied ({self.clean_rate:.0%} clean)")
-        if self.unreadable:
-            text += f"; {self.unreadable} unreadable"
+        if self.errors:
+            text += "; " + self.not_checked_text()
         names = ", ".join(f"{p.id} {p.version}" for p in packs)
         return text + (f"; {self.findings} finding{'s' if self.findings != 1 else ''}"
                        f" · pack{'s' if len(packs) > 1 else ''} {names}")
+
+
+def _not_checked(n: int, label: str) -> str:
+    return f"{n} {label}" + ("s" if n != 1 and label.endswith("error") else "")

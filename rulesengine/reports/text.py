@@ -33,6 +33,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rulesengine.claims import ClaimError
+from rulesengine.claims.build import KINDS
 from rulesengine.claims.model import Claim
 from rulesengine.engine.results import SEVERITY_RANK, Finding, PackInfo, Result
 from rulesengine.language.checker import CATEGORIES, GROUP_CODES
@@ -229,7 +230,8 @@ class TextWriter:
 
     def error(self, error: ClaimError) -> None:
         # one line, not wrapped: the file, position and JSON path stay whole for grep
-        self.out.write(self.paint("unreadable", "UNREADABLE") + f"  {printable(str(error))}\n")
+        label = KINDS[error.kind].upper()
+        self.out.write(self.paint("unreadable", label) + f"  {printable(str(error))}\n")
 
     def close(self, summary: Summary) -> None:
         for heading, body in _summary(self.tally, summary, self.layout.box):
@@ -275,7 +277,9 @@ def _outcomes(s: Summary, box_: box.Box):
         ["Review", f"{review:,}", _pct(review, s.claims), ""],
         ["Denied", f"{denied:,}", _pct(denied, s.claims), "denial rate"],
         ["Checked", f"{s.claims:,}", _pct(s.claims, s.claims), ""],
-        ["Unreadable", f"{s.unreadable:,}", "", "not checked, not in the rates"]])
+        ["Unreadable", f"{s.unreadable:,}", "", "not checked, not in the rates"],
+        *([label.capitalize(), f"{s.not_checked[kind]:,}", "", "not checked, not in the rates"]
+          for kind, label in KINDS.items() if kind != "unreadable" and s.not_checked[kind])])
 
 
 def _categories(t: Tally, box_: box.Box):

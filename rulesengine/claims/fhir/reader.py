@@ -89,6 +89,9 @@ def claims_from_fhir(data: Any, source: str = "<input>", position: int | None = 
         yield ClaimResource(data, "Claim", {}).read(source, position or 1, unit)
         return
     if kind != "Bundle":
+        if position is None:  # a file of one resource that is no claim: nothing to check
+            yield ClaimError(source, 0, None, "resourceType",
+                             f"a FHIR {kind} resource: expected a Claim or a Bundle of Claims")
         return  # a Patient, Coverage... on its own line of an NDJSON export
     entries = data.get("entry") or []
     if not isinstance(entries, list):
@@ -102,6 +105,9 @@ def claims_from_fhir(data: Any, source: str = "<input>", position: int | None = 
             count += 1
             reader = ClaimResource(resource, f"Bundle.entry[{i}].resource", index)
             yield reader.read(source, position or count, unit)
+    if not count:
+        yield ClaimError(source, position or 0, None, "Bundle.entry",
+                         "the Bundle holds no Claim resource", unit)
 
 
 def _bundle_index(entries: list) -> dict[str, tuple[dict, str]]:
