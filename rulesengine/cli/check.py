@@ -163,10 +163,10 @@ def _history(packs: PackSet, path: str | None, record: bool):
         raise click.UsageError(f"{error}" + (f"\nthese rules read the claim history: {rules}"
                                               if rules else "")) from None
     with history:
-        if not record:
-            yield history, None
-            return
         try:
+            if not record:
+                yield history, None
+                return
             with history.recording() as recording:
                 yield history, recording
         except HistoryError as error:  # another process holds the history, or the commit failed

@@ -47,8 +47,10 @@ def checked_or_error(check: Callable[[Claim], T], claim: Claim, source: str,
     except Exception as error:
         cause = _cause(error)
         if isinstance(cause, (HistoryError, sqlite3.Error)):
+            why = ("was locked by another process past the wait" if "locked" in str(cause)
+                   else f"could not be read ({cause})")
             return ClaimError(source, position, claim.claim_id, "",
-                              f"not checked: the claim history failed ({cause})", kind="history")
+                              f"not checked: the claim history {why}", kind="history")
         rule = error.rule_id if isinstance(error, RuleFailed) else None
         where = f" in rule {rule}" if rule else ""
         return ClaimError(source, position, claim.claim_id, "",

@@ -100,7 +100,10 @@ def compile_value(expr, sets) -> Value:
 
             def shifted_days(c, l, x):
                 day = base(c, l, x)
-                return None if day is None else day + delta
+                try:
+                    return None if day is None else day + delta
+                except OverflowError:  # off the calendar: unknown
+                    return None
             return shifted_days
 
         def shifted(c, l, x):

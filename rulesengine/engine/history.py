@@ -26,6 +26,7 @@ from typing import NamedTuple, Protocol
 from rulesengine.claims.model import Claim
 from rulesengine.language.dates import add_months
 
+from .historyfile import HistoryError, open_file
 from .lineindex import LineIndex
 
 DEFAULT_PATH = "rulesengine-history.sqlite"
@@ -174,10 +175,6 @@ CREATE INDEX IF NOT EXISTS claim_lines_member_day ON claim_lines (member_id, ser
 _CACHE_KIB = 64 * 1024
 
 
-class HistoryError(Exception):
-    """The history file cannot be used (not a history, or a newer schema)."""
-
-
 def resolve_path(explicit: str | Path | None = None) -> Path:
     """--history PATH, else $RULESENGINE_HISTORY, else rulesengine-history.sqlite here."""
     return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_PATH)
@@ -195,37 +192,19 @@ class SQLiteHistory:
     """
 
     def __init__(self, path: str | Path, create: bool = True):
+        """``create``: the file may be created, and is opened to record into; else it must
+        be a history already and is opened read-only (see ``historyfile``)."""
         self.path = Path(path)
-        if not create and not self.path.exists():
-            raise HistoryError(f"{self.path}: no claim history here (record claims with "
-                               f"'rulesengine history add' or 'rulesengine check --record')")
+        self.writable = create
         self._lock = threading.RLock()  # re-entered by reads inside a snapshot or recording
         #: inside a snapshot or a recording: the members' lines read so far (one state of
         #: the history holds them all); None outside, where every read asks the file
         self._read: dict[str, LineIndex] | None = None
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False)
-            # up to 64 MiB of pages (SQLite's default is 2 MiB): a run's recording dirties
-            # pages all over the indexes, and a small cache spills them to the file, syncing
-            # the journal, in mid-transaction (check --record ran about 1.4x faster)
-            self._db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
-            self._setup()
-        except sqlite3.DatabaseError as error:
-            raise HistoryError(f"{self.path}: not a claim history ({error})") from None
-
-    def _setup(self):
-        with self._db:
-            self._db.executescript(_SCHEMA)
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise HistoryError(f"{self.path}: history schema {row[0]} is newer than this "
-                                   f"rulesengine reads ({SCHEMA_VERSION}); upgrade rulesengine")
-            elif int(row[0]) == 1:  # lines recorded then have no units: they read as unknown
-                self._db.execute("ALTER TABLE claim_lines ADD COLUMN units REAL")
-                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                                 (str(SCHEMA_VERSION),))
+        self._db, self._columns = open_file(self.path, create, _SCHEMA, SCHEMA_VERSION)
+        # up to 64 MiB of pages (SQLite's default is 2 MiB): a run's recording dirties
+        # pages all over the indexes, and a small cache spills them to the file, syncing
+        # the journal, in mid-transaction (check --record ran about 1.4x faster)
+        self._db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
 
     def __enter__(self):
         return self
@@ -252,7 +231,19 @@ class SQLiteHistory:
                 yield self
             finally:
                 self._read = None
-                self._db.commit()  # ends the read transaction; nothing was written
+                self._end_read()
+
+    def _end_read(self) -> None:
+        """End a read transaction. Nothing was written, so a file that fails even this (a
+        damaged page found by a read) loses nothing: the reads that failed were reported
+        by the claims that made them."""
+        try:
+            self._db.commit()
+        except sqlite3.Error:
+            try:
+                self._db.rollback()
+            except sqlite3.Error:
+                pass
 
     @contextmanager
     def recording(self) -> Iterator[Recording]:
@@ -260,6 +251,9 @@ class SQLiteHistory:
         when the block ends, rolled back if it raises: a crash or an interrupt records none.
         Reads inside, from the thread that opened it, see what it has recorded so far; other
         threads wait until it ends, and other processes cannot record meanwhile."""
+        if not self.writable:
+            raise HistoryError(f"{self.path}: cannot record: the history is open read-only "
+                               f"(open it with create=True to record)")
         with self._lock:
             if self._db.in_transaction:
                 raise RuntimeError("a recording cannot start inside a snapshot or another recording")
@@ -320,7 +314,7 @@ class SQLiteHistory:
     def lines_for(self, member_id: str, procedure: str) -> list[HistoryLine]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_LINE_COLUMNS} FROM claim_lines "
+                f"SELECT {self._columns} FROM claim_lines "
                 "WHERE member_id = ? AND procedure = ? ORDER BY service_date",
                 (member_id, procedure)).fetchall()
         return [_history_line(row) for row in rows]
@@ -328,7 +322,7 @@ class SQLiteHistory:
     def member_lines(self, member_id: str) -> list[HistoryLine]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_LINE_COLUMNS} FROM claim_lines WHERE member_id = ? "
+                f"SELECT {self._columns} FROM claim_lines WHERE member_id = ? "
                 "ORDER BY service_date, claim_id, line_number",
                 (member_id,)).fetchall()
         return [_history_line(row) for row in rows]
@@ -357,9 +351,6 @@ class SQLiteHistory:
 
 def _in_order(line: HistoryLine) -> tuple:
     return (line.service_date, line.claim_id, line.line_number or 0)
-
-
-_LINE_COLUMNS = "claim_id, service_date, billing_npi, procedure, modifiers, units, line_number, payer_id"
 
 
 def _history_line(row: tuple) -> HistoryLine:

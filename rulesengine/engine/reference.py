@@ -18,7 +18,7 @@ from rulesengine.codes.kinds import normalize
 from rulesengine.codes.validity import combine, is_valid
 from rulesengine.language import ast
 from rulesengine.language.checker import bypass_modifiers
-from rulesengine.language.dates import shift
+from rulesengine.language.dates import between_shifts, shift
 from rulesengine.language.fields import EARLIER_FIELDS, FIELDS
 
 from .boundary import RuleFailed
@@ -457,7 +457,7 @@ def in_window_of(subject: date | None, window: ast.DateWindow, reference: date |
     if window.unit.startswith("calendar"):
         months = (later.year * 12 + later.month) - (earlier.year * 12 + earlier.month)
         return window.low <= months <= window.high
-    return shift(earlier, window.low, window.unit) <= later <= shift(earlier, window.high, window.unit)
+    return between_shifts(later, earlier, window.low, window.high, window.unit)
 
 
 def in_set(checked, ref, kind: str, value: str) -> bool:

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 from rulesengine.codes.kinds import CODE_KINDS, normalize
 from rulesengine.language import ast
-from rulesengine.language.dates import UNITS, shift
+from rulesengine.language.dates import UNITS, between_shifts
 
 _EQUALITY_KEYS = ("service_date", "procedure")  # what a line met is grouped by
 _SET_LIMIT = 100_000  # remembered lookup answers per table
@@ -143,6 +143,11 @@ def lookup_set(expr: ast.Lookup, index: LookupIndex, key_value):
 
 # ---- quantifiers and aggregates over lines ----------------------------------------------------
 
+#: the range a window falls back to when its ends are off the calendar: a superset, as
+#: every range here is (the window itself is still tested on each line)
+_WHOLE_CALENDAR = (date.min, date.max)
+
+
 def _window_range(part, scope: str, sets, compile_value):
     """For a window between a date of the scope's line and a date that is not (``line.
     service_date is 1 to 90 days after earlier.service_date``): a function giving the first
@@ -167,8 +172,11 @@ def _window_range(part, scope: str, sets, compile_value):
                 return None
             month = day.year * 12 + day.month - 1
             first, last = (month + low, month + high) if later else (month - high, month - low)
-            end = date(last // 12, last % 12 + 1, 1) + timedelta(days=31)
-            return date(first // 12, first % 12 + 1, 1), end - timedelta(days=end.day)
+            try:
+                end = date(last // 12, last % 12 + 1, 1) + timedelta(days=31)
+                return date(first // 12, first % 12 + 1, 1), end - timedelta(days=end.day)
+            except (ValueError, OverflowError):
+                return _WHOLE_CALENDAR  # a range past the calendar's end: every date (the test decides)
         return calendar_months
     shortest, longest, slack = {"days": (1, 1, 0), "months": (28, 31, 3), "years": (365, 366, 3)}[UNITS[part.unit]]
     near, far = timedelta(days=low * shortest - slack), timedelta(days=high * longest + slack)
@@ -177,7 +185,10 @@ def _window_range(part, scope: str, sets, compile_value):
         day = other(c, l, x)
         if day is None:
             return None
-        return (day + near, day + far) if later else (day - far, day - near)
+        try:
+            return (day + near, day + far) if later else (day - far, day - near)
+        except OverflowError:
+            return _WHOLE_CALENDAR
     return days
 
 
@@ -407,7 +418,7 @@ def date_window(cond: ast.DateWindow, subject, reference):
         if a is None or b is None:
             return None
         later, earlier = (a, b) if after else (b, a)
-        return shift(earlier, low, unit) <= later <= shift(earlier, high, unit)
+        return between_shifts(later, earlier, low, high, unit)
     return shifted
 
 

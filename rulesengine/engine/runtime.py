@@ -12,6 +12,8 @@ need a value say so with ``is present``.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -149,6 +151,7 @@ def sort_findings(findings: list[Finding], order: dict[str, int]) -> tuple[Findi
         f.line_number is not None, f.line_number or 0, order[f.rule_id])))
 
 
+@functools.lru_cache(maxsize=1024)  # a pack's rules share a few files: resolve each once
 def shown_path(file: Path, pack_dir: Path) -> str:
     """A rule file's path as a finding shows it: from the working folder when the pack is
     under it (payer_rules/medicare/necessity.rules), else from the pack's own folder."""

@@ -12,12 +12,13 @@ declared in the pack, a column it has, and a key of the type of its first column
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 
 from rulesengine.codes.kinds import CODE_KINDS, normalize, shape_error
 from rulesengine.codes.validity import KINDS as VALIDITY_KINDS
 
 from . import ast
-from .dates import UNITS
+from .dates import UNITS, shift
 from .diagnostics import Diagnostic, did_you_mean
 from .fields import EARLIER_FIELDS, FIELDS, OTHER_FIELDS, field_spec
 from .syntax import parse_date
@@ -267,6 +268,12 @@ class ConditionChecker:
             self.report("type-mismatch", expr.pos,
                         f"only dates can be moved by {expr.unit}; this is {_type_words(kind)}")
             return None
+        if isinstance(expr.operand, ast.DateValue) and _off_calendar(expr):
+            self.report("bad-date", expr.pos,
+                        f"{expr.operand.text} moved by {expr.amount} {expr.unit} is off the calendar "
+                        f"(after 9999-12-31 or before 0001-01-01)",
+                        "move a date inside the calendar, or compare with the date itself")
+            return None
         return kind
 
     def type_of_lookup(self, expr: ast.Lookup, at: At) -> str | None:
@@ -404,6 +411,14 @@ def _shown(expr) -> str:
 def _kind_plural(kind: str) -> str:
     return {"date": "dates", "number": "numbers", "text": "texts"}.get(
         kind, f"{CODE_KINDS.get(kind, kind)}s")
+
+
+def _off_calendar(expr: ast.DateShift) -> bool:
+    try:
+        day = date.fromisoformat(expr.operand.text)
+    except ValueError:
+        return False  # not a date at all: check_date says so
+    return shift(day, expr.amount, expr.unit) is None
 
 
 def _type_words(kind: str) -> str:

@@ -24,14 +24,27 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, last))
 
 
-def shift(day: date, amount: int, unit: str) -> date:
-    """``day`` moved by ``amount`` days, months or years (negative moves back)."""
+def shift(day: date, amount: int, unit: str) -> date | None:
+    """``day`` moved by ``amount`` days, months or years (negative moves back); None when
+    that is off the calendar (before year 1 or after 9999), which a rule reads as unknown."""
     unit = UNITS[unit]
-    if unit == "days":
-        return day + timedelta(days=amount)
-    if unit == "months":
-        return add_months(day, amount)
-    return add_months(day, 12 * amount)
+    try:
+        if unit == "days":
+            return day + timedelta(days=amount)
+        if unit == "months":
+            return add_months(day, amount)
+        return add_months(day, 12 * amount)
+    except (OverflowError, ValueError):
+        return None
+
+
+def between_shifts(later: date, earlier: date, low: int, high: int, unit: str) -> bool | None:
+    """Whether ``later`` is ``low`` to ``high`` days, months or years after ``earlier``;
+    None (unknown) when either end is off the calendar."""
+    start, end = shift(earlier, low, unit), shift(earlier, high, unit)
+    if start is None or end is None:
+        return None
+    return start <= later <= end
 
 
 def age_in_years(birth: date, on: date) -> int:

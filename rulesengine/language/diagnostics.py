@@ -34,13 +34,29 @@ class Diagnostic:
         out = [f"{self.pos}: {label}: {self.message}"]
         if source_line is not None:
             gutter = f"{self.pos.line:>5} | "
-            out.append(gutter + source_line.rstrip("\n"))
+            line, column = _around(source_line.rstrip("\n"), self.pos.column)
+            out.append(gutter + line)
             # keep tabs so the caret lands under the spot in any editor
-            lead = "".join(c if c == "\t" else " " for c in source_line[: self.pos.column - 1])
+            lead = "".join(c if c == "\t" else " " for c in line[: column - 1])
             out.append(" " * (len(gutter) - 2) + "| " + lead + "^")
         if self.hint:
             out.append(f"  hint: {self.hint}")
         return "\n".join(out)
+
+
+#: how much of a long source line is shown around the caret
+_SHOWN_WIDTH = 100
+
+
+def _around(line: str, column: int) -> tuple[str, int]:
+    """A long line cut to the part around ``column`` (cuts marked with ...), and the
+    column in what is shown."""
+    if len(line) <= _SHOWN_WIDTH:
+        return line, column
+    start = max(0, min(column - 1 - _SHOWN_WIDTH // 2, len(line) - _SHOWN_WIDTH))
+    shown = line[start:start + _SHOWN_WIDTH]
+    head, tail = ("..." if start else ""), ("..." if start + _SHOWN_WIDTH < len(line) else "")
+    return head + shown + tail, column - start + len(head)
 
 
 class PackError(Exception):

@@ -7,7 +7,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -54,12 +54,37 @@ def parser(strict: bool = False) -> Lark:
                 maybe_placeholders=False)
 
 
+#: how deep a rule file's parse tree may nest (the bundled packs reach 10): every later
+#: stage (building, checking, compiling) walks it by recursion, which a file of 1,000
+#: 'not's would take past Python's limit
+MAX_NESTING = 100
+
+
+def _nested_past(tree: Tree, limit: int) -> Tree | None:
+    """The first subtree deeper than ``limit`` levels, found without recursion; else None."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return node
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return None
+
+
 def parse(text: str, path: str) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
     """Parse one rule file; on a syntax error return no tree and one diagnostic."""
     try:
         tree = parser().parse(text)
     except UnexpectedInput as error:
         return None, [_syntax_diagnostic(error, text, path)]
+    deep = _nested_past(tree, MAX_NESTING)
+    if deep is not None:
+        line, column = getattr(deep.meta, "line", 1), getattr(deep.meta, "column", 1)
+        return None, [Diagnostic("too-deep", ast.Pos(path, line, column),
+                                 f"this nests more than {MAX_NESTING} levels deep (a rule's "
+                                 f"conditions are a few levels deep)",
+                                 "write it flatter: 'not not x' is x, and a long chain of "
+                                 "'and' needs no parentheses")]
     items = _Builder(path).transform(tree)
     return ast.RuleFile(
         path=path,

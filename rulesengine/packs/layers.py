@@ -31,9 +31,10 @@ from rulesengine.language.diagnostics import Diagnostic, did_you_mean, read_sour
 from rulesengine.language.syntax import parse
 from rulesengine.language.windows import dates_in_force
 
+from .confinement import found_file
 from .codeset_files import codeset_files, read_edition
 from .valueset_files import read_codes
-from .yaml_source import positions as yaml_positions
+from .yaml_source import YamlSource
 
 PACK_SCHEMA = json.loads((resources.files(__package__) / "pack.schema.json").read_text("utf-8"))
 _VALIDATOR = Draft202012Validator(PACK_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
@@ -68,11 +69,17 @@ class Merged:
     icd10_editions: dict[date, Edition] = field(default_factory=dict)
 
 
+#: how many packs deep ``extends`` may go (each level is a pack the loader walks into)
+MAX_EXTENDS = 32
+
+
 def read_layers(pack_dir: Path, sources: dict[str, str]) -> tuple[list[Layer], list[Diagnostic]]:
     """The pack and every pack below it, base first."""
     layers: list[Layer] = []
     problems: list[Diagnostic] = []
     done: set[Path] = set()
+
+    roots: list[Path] = []  # the folders of the packs read: what their files may link into
 
     def visit(folder: Path, chain: list[Path], named_at: ast.Pos | None):
         identity = folder.resolve()  # files keep the path as written, for messages
@@ -83,11 +90,23 @@ def read_layers(pack_dir: Path, sources: dict[str, str]) -> tuple[list[Layer], l
             return
         if identity in done:
             return
+        if len(chain) >= MAX_EXTENDS:
+            problems.append(Diagnostic("extends-depth", named_at,
+                                       f"packs extend packs more than {MAX_EXTENDS} deep here",
+                                       "a payer's pack builds on one or two others (a base, a "
+                                       "line of business), not a long chain"))
+            return
         meta_file = folder / "pack.yaml"
         if not meta_file.is_file():
             where = named_at or ast.Pos(str(meta_file), 1, 1)
             problems.append(Diagnostic("missing-file", where,
                                        f"{folder} is not a rule pack: it has no pack.yaml"))
+            return
+        roots.append(identity)
+        outside = found_file(meta_file, named_at or ast.Pos(str(meta_file), 1, 1), "pack.yaml",
+                             [identity])
+        if outside:
+            problems.append(outside)
             return
         meta, positions, meta_problems = read_meta(meta_file, sources)
         problems.extend(meta_problems)
@@ -103,7 +122,7 @@ def read_layers(pack_dir: Path, sources: dict[str, str]) -> tuple[list[Layer], l
             problems.append(Diagnostic("empty-window", positions.get(("effective", "through")),
                                        f"pack {folder.name} would never apply: its window ends before it starts",
                                        "swap the two dates"))
-        layer = _read_layer(folder, meta, meta_file, sources, problems)
+        layer = _read_layer(folder, meta, meta_file, sources, problems, roots)
         layer.positions = positions
         layers.append(layer)
 
@@ -111,9 +130,13 @@ def read_layers(pack_dir: Path, sources: dict[str, str]) -> tuple[list[Layer], l
     return layers, problems
 
 
-def _read_layer(folder, meta, meta_file, sources, problems) -> Layer:
-    rule_paths = sorted(p for p in folder.rglob("*.rules")
-                        if "tests" not in p.relative_to(folder).parts)
+def _read_layer(folder, meta, meta_file, sources, problems, roots) -> Layer:
+    rule_paths = []
+    for path in sorted(p for p in folder.rglob("*.rules") if "tests" not in p.relative_to(folder).parts):
+        outside = found_file(path, ast.Pos(str(meta_file), 1, 1), "rule file",
+                             roots, str(path.relative_to(folder)))
+        problems.extend([outside] if outside else [])
+        rule_paths += [] if outside else [path]
     if not rule_paths:
         problems.append(Diagnostic("no-rules", ast.Pos(str(meta_file), 1, 1),
                                    f"pack {folder} has no *.rules files"))
@@ -129,13 +152,18 @@ def _read_layer(folder, meta, meta_file, sources, problems) -> Layer:
         if parsed is not None:
             valuesets = []
             for vs in parsed.valuesets:
-                vs, file_problems, read = read_codes(vs, folder)
+                vs, file_problems, read = read_codes(vs, folder, roots)
                 problems.extend(file_problems)
                 valuesets.append(vs)
                 code_files += [read] if read else []
             files.append(dataclasses.replace(parsed, valuesets=tuple(valuesets)))
     tables = {folder / t.path.value for f in files for t in f.tables}
-    editions, edition_files = [], codeset_files(folder)
+    editions, edition_files = [], []
+    for path in codeset_files(folder):
+        outside = found_file(path, ast.Pos(str(meta_file), 1, 1), "code set file", roots,
+                             str(path.relative_to(folder)))
+        problems.extend([outside] if outside else [])
+        edition_files += [] if outside else [path]
     for path in edition_files:
         edition, edition_problems = read_edition(path, folder)
         problems.extend(edition_problems)
@@ -154,13 +182,14 @@ def read_meta(meta_file: Path, sources: dict[str, str]):
     if problem is not None:
         return {}, {}, [problem]
     sources[str(meta_file)] = text
-    try:
-        meta = yaml.load(text, Loader=_TextDates)  # a safe loader: see _TextDates
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        pos = ast.Pos(str(meta_file), mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)
-        return {}, {}, [Diagnostic("bad-yaml", pos, f"pack.yaml is not valid YAML: {getattr(error, 'problem', error)}")]
-    positions = yaml_positions(str(meta_file), text)
+    # read first with positions and limits (depth, alias expansion): only a file that passes
+    # is loaded as plain data
+    source = YamlSource(str(meta_file), text)
+    source.read()
+    if source.problems:
+        return {}, {}, [_in_pack_yaml(d) for _, d in source.problems]
+    meta = yaml.load(text, Loader=_TextDates)  # a safe loader: see _TextDates
+    positions = {**source.values, **source.keys}
     if not isinstance(meta, dict):
         return {}, positions, [Diagnostic("bad-pack", ast.Pos(str(meta_file), 1, 1),
                                           "pack.yaml must be a mapping of fields (id: ..., version: ...)")]
@@ -170,6 +199,12 @@ def read_meta(meta_file: Path, sources: dict[str, str]):
         pos = positions.get(path) or positions.get(path[:-1]) or ast.Pos(str(meta_file), 1, 1)
         problems.append(_meta_problem(error, path, pos, meta, positions))
     return meta, positions, problems
+
+
+def _in_pack_yaml(problem: Diagnostic) -> Diagnostic:
+    if problem.message.startswith("not valid YAML"):
+        return dataclasses.replace(problem, message="pack.yaml is " + problem.message)
+    return problem
 
 
 class _TextDates(yaml.SafeLoader):
@@ -212,19 +247,20 @@ def merge(layers: list[Layer]) -> tuple[Merged, list[Diagnostic]]:
         merged.icd10_editions.update((edition.start, edition) for edition in layer.editions)
         window = _pack_window(layer)
         own: dict[str, ast.Pos] = {}
+        names = _Names(merged.valuesets, merged.tables)
         for f in layer.files:
             for item in (*f.valuesets, *f.tables):
                 if _declare(item.name, item.pos, getattr(item, "override", False), own,
-                            origin, layer, merged.valuesets.keys() | merged.tables.keys(), problems):
+                            origin, layer, names, problems):
                     merged.valuesets.pop(item.name, None)
                     merged.tables.pop(item.name, None)
                     if isinstance(item, ast.ValueSet):
                         merged.valuesets[item.name] = item
                     else:
                         merged.tables[item.name] = (item, layer.dir)
+        ids = {r.id for r in merged.rules}  # kept up to date: a set per rule made 20,000 rules quadratic
         for f in layer.files:
             for rule in f.rules:
-                ids = {r.id for r in merged.rules}
                 if _declare(rule.id, rule.pos, rule.override, own, origin, layer, ids, problems,
                             what="rule"):
                     rule = _narrow(rule, window)
@@ -232,6 +268,7 @@ def merge(layers: list[Layer]) -> tuple[Merged, list[Diagnostic]]:
                         _take_over(merged.rules, rule.id, ast.Superseded(layer.id, *window), rule)
                     else:
                         merged.rules.append(rule)
+                        ids.add(rule.id)
                     merged.layer_of[rule.id, rule.pos] = layer
             for off in f.disables:
                 at = next((i for i, r in enumerate(merged.rules) if r.id == off.rule_id), None)
@@ -249,7 +286,21 @@ def merge(layers: list[Layer]) -> tuple[Merged, list[Diagnostic]]:
                     _take_over(merged.rules, off.rule_id, ast.Superseded(layer.id, *window, disabled=True))
                     if all(r.id != off.rule_id for r in merged.rules):
                         merged.disabled[off.rule_id] = (layer.id, off.reason.value)
+                        ids.discard(off.rule_id)
     return merged, problems
+
+
+class _Names:
+    """The names of value sets and tables together, without a new set per declaration."""
+
+    def __init__(self, *named: dict):
+        self.named = named
+
+    def __contains__(self, name) -> bool:
+        return any(name in d for d in self.named)
+
+    def __iter__(self):
+        return (name for d in self.named for name in d)
 
 
 def _take_over(rules: list[ast.Rule], rule_id: str, over: ast.Superseded,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from rulesengine.codes.kinds import CODE_KINDS, normalize, shape_error
 from rulesengine.engine.checked import TableData
 from rulesengine.language import ast
 from rulesengine.language.diagnostics import Diagnostic, did_you_mean, read_source
+
+from .confinement import named_file
 
 COLUMN_TYPES = set(CODE_KINDS) | {"integer", "number", "date"}
 
@@ -69,7 +72,10 @@ def _cell(kind: str, text: str):
     return code
 
 
-def load_table(decl: ast.Table, pack_dir: Path) -> tuple[TableData | None, list[Diagnostic]]:
+def load_table(decl: ast.Table, pack_dir: Path, roots: Iterable[Path] = ()
+               ) -> tuple[TableData | None, list[Diagnostic]]:
+    """The table's rows, read from its file (inside ``pack_dir`` or ``roots``), or None and
+    what is wrong with the declaration or the file."""
     problems: list[Diagnostic] = []
     for column in decl.columns:
         if column.type not in COLUMN_TYPES:
@@ -87,7 +93,10 @@ def load_table(decl: ast.Table, pack_dir: Path) -> tuple[TableData | None, list[
         elif ref is not None and declared[ref.name].type != "date":
             problems.append(Diagnostic(
                 "type-mismatch", ref.pos, f"column '{ref.name}' must be of type date to date rows"))
-    path = (pack_dir / decl.path.value)
+    path, outside = named_file(pack_dir, decl.path.value, decl.path.pos, "table file",
+                               [pack_dir, *roots])
+    if outside:
+        return None, [*problems, outside]
     if not path.is_file():
         problems.append(Diagnostic("missing-file", decl.path.pos,
                                    f"table file '{decl.path.value}' not found in {pack_dir}"))

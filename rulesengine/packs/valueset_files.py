@@ -11,17 +11,25 @@ malformed code is reported where it is written.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
 
 from rulesengine.language import ast
 from rulesengine.language.diagnostics import Diagnostic, read_source
 
+from .confinement import named_file
 
-def read_codes(vs: ast.ValueSet, pack_dir: Path) -> tuple[ast.ValueSet, list[Diagnostic], Path | None]:
-    """The value set with its codes read from its file; problems; the file read."""
+
+def read_codes(vs: ast.ValueSet, pack_dir: Path, roots: Iterable[Path] = ()
+               ) -> tuple[ast.ValueSet, list[Diagnostic], Path | None]:
+    """The value set with its codes read from its file (inside ``pack_dir`` or ``roots``);
+    problems; the file read."""
     if vs.source is None:
         return vs, [], None
-    path = pack_dir / vs.source.value
+    path, outside = named_file(pack_dir, vs.source.value, vs.source.pos, "value set file",
+                               [pack_dir, *roots])
+    if outside:
+        return vs, [outside], None
     if not path.is_file():
         return vs, [Diagnostic("missing-file", vs.source.pos,
                                f"value set file '{vs.source.value}' not found in {pack_dir}")], None

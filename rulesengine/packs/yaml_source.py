@@ -15,7 +15,9 @@ from rulesengine.language import ast
 from rulesengine.language.diagnostics import Diagnostic
 
 _TAG = "tag:yaml.org,2002:"
-_MAX_NODES = 100_000  # aliases can make a short file expand enormously
+#: limits on what a YAML file may expand to: aliases can make a short file enormous (a
+#: 345-byte "billion laughs" file), and every walk of it recurses by depth
+_MAX_NODES = 100_000
 _MAX_DEPTH = 40
 
 
@@ -52,9 +54,13 @@ class YamlSource:
             pos = self._pos(mark) if mark else ast.Pos(self.file, 1, 1)
             problem = getattr(error, "problem", None) or str(error)
             self.problems.append(((), Diagnostic("bad-yaml", pos, f"not valid YAML: {problem}")))
-        except _TooBig:
-            self.problems.append(((), Diagnostic("bad-yaml", ast.Pos(self.file, 1, 1),
-                                                 "the file's aliases expand too far")))
+        except _TooBig as error:
+            self.problems.append(((), Diagnostic("bad-yaml", ast.Pos(self.file, 1, 1), str(error),
+                                                 "a pack's YAML is a few levels of plain fields")))
+        except RecursionError:  # PyYAML composes nested collections by recursion
+            self.problems.append(((), Diagnostic(
+                "bad-yaml", ast.Pos(self.file, 1, 1), "the file nests too deep to read",
+                "a pack's YAML is a few levels of plain fields")))
         return None
 
     def where(self, path: tuple, key: bool = False) -> ast.Pos:
@@ -71,8 +77,10 @@ class YamlSource:
 
     def _data(self, node, path: tuple, numeric: bool):
         self._budget -= 1
-        if self._budget < 0 or len(path) > _MAX_DEPTH:
-            raise _TooBig
+        if self._budget < 0:
+            raise _TooBig(f"the file's aliases expand too far (past {_MAX_NODES:,} values)")
+        if len(path) > _MAX_DEPTH:
+            raise _TooBig(f"the file nests deeper than {_MAX_DEPTH} levels")
         self.values[path] = self._pos(node.start_mark)
         if isinstance(node, yaml.MappingNode):
             if id(node) not in self._flattened:  # an alias visits its node again
@@ -107,10 +115,3 @@ class YamlSource:
                         f"{key.value} is given twice here", "keep one of them")))
                 seen.add(key.value)
 
-
-def positions(file: str, text: str) -> dict[tuple, ast.Pos]:
-    """Where each path of a YAML text is written, a mapping's entries at their keys: for a
-    file loaded some other way whose problems must still point into it."""
-    source = YamlSource(file, text)
-    source.read()
-    return {**source.values, **source.keys}
