@@ -24,6 +24,7 @@ from rulesengine.cms.files import (
     NCCI_COLUMNS,
     EditList,
     Tally,
+    UnreadableFile,
     counted,
     icd10cm_order,
     mce_lists,
@@ -50,11 +51,14 @@ from rulesengine.reports.atomic import replacing
 
 
 class _ImportGroup(click.Group):
+    """A CMS file that cannot be read on is one message and exit 2 (a disk that fails is
+    the main group's to report)."""
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except OSError as error:  # a folder that cannot be written, a disk full...
-            click.echo(f"error: {error.strerror}: {error.filename}", err=True)
+        except UnreadableFile as error:
+            click.echo(f"error: {error}; nothing was written", err=True)
             ctx.exit(2)
 
 

@@ -74,16 +74,31 @@ def _encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
+class UnreadableFile(ValueError):
+    """A CMS file the csv reader cannot go on in (a cell past FIELD_LIMIT, a NUL byte)."""
+
+
+#: the longest cell read: CMS's rationale and notice cells run past the csv module's
+#: default of 128 KiB; a stray quote makes a cell run to the end of the file, so some
+#: limit stays (the csv module's limit is one for the whole process: raised, never lowered)
+FIELD_LIMIT = 16 * 1024 * 1024
+csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
+
+
 def records(path: Path, delimiter: str):
     """(first line number, cells) for every non-blank record; a quoted cell may span lines."""
     with path.open(encoding=_encoding(path), errors="replace", newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         end = 0
-        for cells in reader:
-            start, end = end + 1, reader.line_num
-            cells = [c.strip() for c in cells]
-            if any(cells):
-                yield start, cells
+        try:
+            for cells in reader:
+                start, end = end + 1, reader.line_num
+                cells = [c.strip() for c in cells]
+                if any(cells):
+                    yield start, cells
+        except csv.Error as error:
+            raise UnreadableFile(f"{path}:{end + 1}: cannot read on from here ({error}); "
+                                 f"look for a quote that is never closed") from None
 
 
 def _continues_header(cells: list[str]) -> bool:

@@ -126,12 +126,19 @@ class Evaluator:
             raise RuleFailed(self._failing_rule(claim, history)) from error
 
     def _failing_rule(self, claim: Claim, history) -> str | None:
-        """The first rule that raises on this claim, each rule tried alone (only after a
-        failure, so the fast path pays nothing to know which rule it was in)."""
+        """The first rule that raises on this claim, each rule the fast path would run tried
+        alone (only after a failure, so the fast path pays nothing to know which it was)."""
         x = ClaimContext(claim, history)
-        tries = [(r, lambda r=r: r.run(claim, [], x)) for r in self.claim_rules]
-        tries += [(r, lambda r=r, line=line: r.violation(claim, line, x))
-                  for line in claim.lines for r in self.line_rules]
+        try:
+            claim_rules, blocked = self._decide(claim, _claim_key(claim))
+        except Exception:
+            return None  # a claim-key guard: no one rule to name
+        tries = [(r, lambda r=r: r.run(claim, [], x)) for r in claim_rules]
+        for line in claim.lines:
+            rules, by_modifier = self.rules_for(line.procedure)
+            rules += tuple(r for r in by_modifier if not r.modifiers.isdisjoint(line.modifiers))
+            tries += [(r, lambda r=r, line=line: r.violation(claim, line, x))
+                      for r in rules if r not in blocked]
         for rule, attempt in tries:
             try:
                 attempt()

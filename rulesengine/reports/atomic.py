@@ -27,8 +27,9 @@ from pathlib import Path
 _WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
 
 
-class OutputError(Exception):
-    """The output file cannot be written, or must not be; nothing was written."""
+class OutputError(OSError):
+    """The output file cannot be written, or must not be; nothing was written. An OSError,
+    so a command that reports a failing disk reports this the same way."""
 
 
 def refuse_unsafe(target: Path, inputs=()) -> None:
