@@ -185,6 +185,9 @@ def _read(stream: Iterable[str], source: str) -> Iterator[Claim | ClaimError]:
     except UnicodeDecodeError as exc:
         yield _not_utf8(source, exc)
         return
+    except csv.Error as exc:
+        yield ClaimError(source, 0, None, "", f"line {header_line}: not readable as CSV: {exc}")
+        return
     yield from _rows(csv.reader(lines, delimiter=delimiter), header_line, columns, source)
 
 
