@@ -4,8 +4,10 @@ Holds what both evaluators take (``checked``: ``CheckedPack``, a table's typed r
 compiler, rules turned into closures indexed by procedure code (``compiler``); the
 reference interpreter that gives the rules' meaning (``reference``); what both share once
 a rule fires (``runtime``: findings, messages, evidence); results and findings
-(``results``, their JSON described by ``result.schema.json``); and the claim history that
-frequency and duplicate rules read (``history``: in memory, SQLite).
+(``results``, their JSON described by ``result.schema.json``); the claim history that
+frequency and duplicate rules read (``history``: in memory, SQLite; ``historyfile``: what
+opening a history file refuses); and the boundary around checking one claim
+(``boundary``: whatever fails inside becomes that claim's error, never the run's end).
 
 May import: ``rulesengine.language``, ``rulesengine.claims``, ``rulesengine.codes``.
 Imported by ``rulesengine.packs`` and the rooms above it.

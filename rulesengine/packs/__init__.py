@@ -3,7 +3,7 @@
 Holds pack.yaml and the layers of packs built on packs (``layers``, with ``pack.schema.json``
 and YAML read with positions by ``yaml_source``); the files a pack keeps beside its rules:
 tables (``tables``), value-set files (``valueset_files``) and ICD-10-CM code sets
-(``codeset_files``); and ``load``: ``load_pack``, which runs every stage in order and
+(``codeset_files``), none of them outside the pack's folder (``confinement``); and ``load``: ``load_pack``, which runs every stage in order and
 returns the ``CompiledPack`` claims are checked with, and ``PackSet``, which routes each
 claim to the pack of its payer.
 
