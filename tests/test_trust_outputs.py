@@ -120,10 +120,19 @@ def _started(tmp_path: Path, output: Path) -> tuple[subprocess.Popen, int]:
         [sys.executable, "-m", "rulesengine", "check", str(fifo), "--pack", MEDICARE,
          "--format", "jsonl", "-o", str(output)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    writer = os.open(fifo, os.O_WRONLY)  # blocks until the command opens the pipe
+    deadline = time.monotonic() + 30
+    writer = None
+    while writer is None:  # the pipe opens for writing once the command reads it
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno != errno.ENXIO or process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(f"the command never read the pipe: {process.communicate()}")
+            time.sleep(0.05)
+    os.set_blocking(writer, True)
     claim = json.dumps(corpus.claim_data(claim_id="C1")) + "\n"
     os.write(writer, claim.encode() * 50)
-    deadline = time.monotonic() + 30
     while not leftovers(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.05)  # the report file is staged once the pack is loaded
     assert leftovers(tmp_path), "the command never started writing"
