@@ -220,6 +220,32 @@ def test_a_rule_that_raises_is_an_internal_error_naming_it(tmp_path, monkeypatch
     assert "internal error: " in result.stderr  # said on stderr even with the report on stdout
 
 
+def test_explain_and_diff_report_a_failing_rule_and_go_on(tmp_path, monkeypatch):
+    from rulesengine.engine import compiler, reference
+    real_compiled, real_reference = compiler._LineRule.violation, reference._apply
+
+    def failing(self, claim, line, x):
+        if claim.claim_id == "C2":
+            raise ZeroDivisionError("division by zero")
+        return real_compiled(self, claim, line, x)
+
+    def failing_reference(checked, facts, versions, claim, history):
+        if claim.claim_id == "C2":
+            raise ZeroDivisionError("division by zero")
+        return real_reference(checked, facts, versions, claim, history)
+    monkeypatch.setattr(compiler._LineRule, "violation", failing)
+    monkeypatch.setattr(reference, "_apply", failing_reference)
+    path = tmp_path / "three.json"
+    path.write_text(json.dumps([good("C1"), good("C2"), good("C3")]))
+    explained = CliRunner().invoke(main, ["explain", str(path), "--pack", MEDICARE])
+    assert explained.exit_code == 123
+    assert "internal error: " in explained.stderr and "claim 2 (C2)" in explained.stderr
+    assert "C1" in explained.stdout and "C3" in explained.stdout
+    compared = CliRunner().invoke(main, ["diff", MEDICARE, MEDICARE, str(path), "--format", "json"])
+    assert compared.exit_code == 123
+    assert json.loads(compared.stdout)["summary"]["not_checked"] == {"internal": 1}
+
+
 # ---- 7. inputs that are not regular files ---------------------------------------------------------
 
 def test_stdin_is_always_data_even_when_it_looks_like_a_file_name():

@@ -176,14 +176,19 @@ def test_a_lock_released_within_the_wait_is_no_error(tmp_path):
     assert result.exit_code == 0, result.output
 
 
-def test_a_history_failing_mid_run_costs_only_the_claims_it_could_not_check(tmp_path, monkeypatch):
+@pytest.mark.parametrize("failure, said", [
+    (sqlite3.DatabaseError("database disk image is malformed"),
+     "could not be read (database disk image is malformed)"),
+    (sqlite3.OperationalError("database is locked"), "was locked by another process past the wait")])
+def test_a_history_failing_mid_run_costs_only_the_claims_it_could_not_check(tmp_path, monkeypatch,
+                                                                            failure, said):
     path = tmp_path / "h.sqlite"
     SQLiteHistory(path).close()
     real = SQLiteHistory.member_lines
 
     def corrupt_for_some(self, member_id):
-        if member_id in ("M1", "M4"):  # the pages holding these members are damaged
-            raise sqlite3.DatabaseError("database disk image is malformed")
+        if member_id in ("M1", "M4"):  # the pages holding these members are damaged, or locked
+            raise failure
         return real(self, member_id)
     monkeypatch.setattr(SQLiteHistory, "member_lines", corrupt_for_some)
     result = check(batch(tmp_path), "--pack", FREQUENCY, "--history", path, "--format", "json")
@@ -191,7 +196,7 @@ def test_a_history_failing_mid_run_costs_only_the_claims_it_could_not_check(tmp_
     report = json.loads(result.stdout)
     assert sorted(e["claim_id"] for e in report["errors"]) == ["C1", "C4"]
     assert {e["kind"] for e in report["errors"]} == {"history"}
-    assert "could not be read (database disk image is malformed)" in report["errors"][0]["message"]
+    assert said in report["errors"][0]["message"]
     assert len(report["results"]) == 4  # the rest checked: 4 + 2 = the 6 claims in
     assert report["summary"]["not_checked"]["history"] == 2
 
