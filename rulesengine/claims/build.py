@@ -161,42 +161,64 @@ def _show(value: Any) -> str:
 
 
 def _semantic_problems(data: dict) -> Iterator[tuple[str, str]]:
-    """What the schema cannot say: pointers in range, spans in order, line numbers unique."""
+    """What the schema cannot say: pointers in range, spans in order, line numbers unique,
+    dates on the claim calendar, numbers finite, text that was UTF-8. Written for the claim
+    with no problem (the common case): paths are worded only for a problem found."""
     count = len(data.get("diagnoses") or ())
-    has = {0: "no diagnoses", 1: "1 diagnosis"}.get(count, f"{count} diagnoses")
-    first_use: dict[int, int] = {}
     for name in _FREE_TEXT:  # the schema gives these no pattern that would refuse it
-        if NOT_UTF8 in str(data.get(name) or ""):
-            yield f"$.{name}", "the file's bytes here are not UTF-8 text (claims are read as UTF-8)"
+        value = data.get(name)
+        if isinstance(value, str) and NOT_UTF8 in value:
+            yield f"$.{name}", _NOT_UTF8_TEXT
     for part in ("patient", "billing_provider", "payer"):
         for name, value in (data.get(part) or {}).items():
             if isinstance(value, str) and NOT_UTF8 in value:
-                yield f"$.{part}.{name}", "the file's bytes here are not UTF-8 text (claims are read as UTF-8)"
+                yield f"$.{part}.{name}", _NOT_UTF8_TEXT
+    first_use: dict[int, int] = {}
     for i, line in enumerate(data["lines"]):
-        where = f"$.lines[{i}]"
         number = line["line_number"]
         for name in ("units", "charge"):
             value = line.get(name)
-            if isinstance(value, float) and not math.isfinite(value):
-                yield f"{where}.{name}", "not a finite number (written as 1e999, Infinity or NaN)"
+            if value.__class__ is float and not math.isfinite(value):
+                yield f"$.lines[{i}].{name}", "not a finite number (written as 1e999, Infinity or NaN)"
         for name in ("ndc", "prior_authorization"):
-            if NOT_UTF8 in str(line.get(name) or ""):
-                yield f"{where}.{name}", "the file's bytes here are not UTF-8 text (claims are read as UTF-8)"
+            value = line.get(name)
+            if isinstance(value, str) and NOT_UTF8 in value:
+                yield f"$.lines[{i}].{name}", _NOT_UTF8_TEXT
         if number in first_use:
-            earlier = f"$.lines[{first_use[number]}]"
-            yield f"{where}.line_number", f"line number {number} is also used by {earlier}"
+            yield f"$.lines[{i}].line_number", f"line number {number} is also used by $.lines[{first_use[number]}]"
         first_use.setdefault(number, i)
-        for j, pointer in enumerate(line.get("diagnosis_pointers") or ()):
-            if pointer > count:
-                yield f"{where}.diagnosis_pointers[{j}]", f"pointer {pointer} but the claim has {has}"
+        pointers = line.get("diagnosis_pointers")
+        if pointers and max(pointers) > count:
+            has = {0: "no diagnoses", 1: "1 diagnosis"}.get(count, f"{count} diagnoses")
+            for j, pointer in enumerate(pointers):
+                if pointer > count:
+                    yield f"$.lines[{i}].diagnosis_pointers[{j}]", f"pointer {pointer} but the claim has {has}"
         start, end = line["service_date"], line.get("service_date_to")
         # ISO dates already checked by the schema, so comparing the strings compares the dates
         if end and end < start:
-            yield f"{where}.service_date_to", f"{end!r} is before the service date {start!r}"
-        for name in ("service_date", "service_date_to"):
-            yield from _date_problem(line.get(name), f"{where}.{name}")
-    yield from _date_problem(data.get("received_date"), "$.received_date")
-    yield from _date_problem((data.get("patient") or {}).get("birth_date"), "$.patient.birth_date")
+            yield f"$.lines[{i}].service_date_to", f"{end!r} is before the service date {start!r}"
+        if _off_calendar(start):
+            yield from _date_problem(start, f"$.lines[{i}].service_date")
+        if end and _off_calendar(end):
+            yield from _date_problem(end, f"$.lines[{i}].service_date_to")
+    received = data.get("received_date")
+    if received and _off_calendar(received):
+        yield from _date_problem(received, "$.received_date")
+    birth = (data.get("patient") or {}).get("birth_date")
+    if birth and _off_calendar(birth):
+        yield from _date_problem(birth, "$.patient.birth_date")
+
+
+_NOT_UTF8_TEXT = "the file's bytes here are not UTF-8 text (claims are read as UTF-8)"
+
+
+def _off_calendar(text: str) -> bool:
+    """Whether a date the schema passed may still be refused: not in FIRST_YEAR..LAST_YEAR,
+    or not a day of the calendar (the fast validator lets 2026-02-30 and year 0 by)."""
+    try:
+        return not FIRST_YEAR <= date.fromisoformat(text).year <= LAST_YEAR
+    except (TypeError, ValueError):
+        return True
 
 
 _FREE_TEXT = ("claim_id", "prior_authorization")
