@@ -13,11 +13,11 @@ The package is a house of rooms, one a stage, each importing only the rooms belo
 from .claims import Claim, ClaimError, Line, read_837, read_claims
 from .engine import Finding, HistoryRequired, MemoryHistory, Result, SQLiteHistory
 from .language import Diagnostic, PackError
-from .packs import CompiledPack, PackSet, load_pack
+from .packs import CompiledPack, PackSet, check_files, load_pack
 from .version import __version__
 
 __all__ = [
     "Claim", "ClaimError", "CompiledPack", "Diagnostic", "Finding", "HistoryRequired", "Line",
     "MemoryHistory", "PackError", "PackSet", "SQLiteHistory",
-    "Result", "load_pack", "read_837", "read_claims", "__version__",
+    "Result", "check_files", "load_pack", "read_837", "read_claims", "__version__",
 ]

@@ -90,6 +90,28 @@ class ClaimFile:
                              f"were not read): {type(error).__name__}: {error}", kind="internal")
         self._finished = True
 
+    def pieces(self, size: int) -> Iterator[tuple[str, int, list]]:
+        """The file in pieces for worker processes: ("lines", first line number, lines) of a
+        JSON Lines file, for the worker to decode (most of reading's cost goes with them);
+        ("claims", 0, claims and errors) read here from any other file."""
+        if self.name == "-" or CLAIM_FILE_SUFFIXES.get(Path(self.name).suffix.lower()) != "jsonl":
+            items = iter(self)
+            while piece := list(itertools.islice(items, size)):
+                yield "claims", 0, piece
+            return
+        try:
+            with Path(self.name).open("rb") as binary:
+                self._binary = binary
+                lines, first = _text(binary), 1
+                while piece := list(itertools.islice(lines, size)):
+                    self.claims_read += sum(1 for line in piece if line.strip())
+                    yield "lines", first, piece
+                    first += len(piece)
+        except OSError as error:
+            yield "claims", 0, [ClaimError(self.name, 0, None, "",
+                                           f"cannot read the file: {error.strerror or error}")]
+        self._finished = True
+
     def _read(self) -> Iterator[Claim | ClaimError]:
         if self.name == "-":  # standard input is always data, read as bytes like a file
             yield from self._from_binary(sys.stdin.buffer, "<stdin>", None)

@@ -59,8 +59,9 @@ def read_json_stream(stream: TextIO, source: str) -> Iterator[Claim | ClaimError
 _NOT_DECODED = object()
 
 
-def read_json_lines(lines: Iterable[str], source: str) -> Iterator[Claim | ClaimError]:
-    for number, line in enumerate(lines, 1):
+def read_json_lines(lines: Iterable[str], source: str, first: int = 1) -> Iterator[Claim | ClaimError]:
+    """A claim (or a FHIR resource) a line; ``first``: the number of the first line given."""
+    for number, line in enumerate(lines, first):
         if not line.strip():
             continue
         try:

@@ -8,6 +8,7 @@ are still checked and reported); 123 an internal error (a bug); 130 interrupted.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from rulesengine.claims import ClaimError, ClaimFile
 from rulesengine.engine.history import HistoryError, open_history, snapshot
 from rulesengine.engine.results import Result
 from rulesengine.packs import PackSet
+from rulesengine.packs.many import check_files
 from rulesengine.reports import WRITERS, Summary
 from rulesengine.reports.progress import Progress
 from rulesengine.reports.text import printable
@@ -47,40 +49,46 @@ from .common import EXIT_ERROR, claim_paths, exit_code, load_or_exit, output_fil
                    "(frequency code 8) removes it, as with 'history add'. Denied claims are "
                    "not recorded. One transaction, committed when the run completes: an "
                    "interrupted run records nothing. Creates the history file if absent.")
-def check(claims, pack_dirs, fmt, output, history_path, record):
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes that check claims (default: one a core). The report is "
+                   "the same, in the same order, for any number. --record always runs as one.")
+def check(claims, pack_dirs, fmt, output, history_path, record, jobs):
     """Check CLAIMS: JSON, JSON Lines, X12 837, FHIR or CSV files, folders of them, or - for
     standard input. On a terminal, a progress bar shows how far the run has got."""
     packs = PackSet([load_or_exit(d) for d in pack_dirs])
+    jobs = 1 if record else (jobs or os.cpu_count() or 1)
     paths = claim_paths(claims)
     if fmt == "html" and not output and sys.stdout.isatty():
         raise click.UsageError("--format html writes a web page: give --output FILE.html")
     files = [ClaimFile(path) for path in paths]
-    finished, file = 0, None  # bytes of the files read to the end; the file being read
     summary = Summary()
     progress = Progress(total=None if any(f.size is None for f in files) else sum(f.size for f in files),
-                        position=lambda: finished + file.bytes_read)
+                        position=lambda: sum(f.bytes_read for f in files))
     # the report is complete before the recording commits: a failed report records nothing
     with (_packs_kept(), _history(packs, history_path, record) as (history, recording),
           output_file(output, paths) as out):
         writer = WRITERS[fmt](out, [p.info for p in packs.packs])
+        if jobs > 1:
+            keep = fmt in ("text", "html")  # the reports that show from the claim itself
+            outcomes = check_files(files, packs, jobs,
+                                   str(history.path) if history is not None else None, keep)
+        else:
+            outcomes = _one_by_one(files, packs, history, recording)
+        for file, item, result in outcomes:
+            progress.step(file.name)
+            if isinstance(result, ClaimError):
+                summary.add_error(result)
+                writer.error(result)
+                if fmt != "text" or output or result.kind == "internal":
+                    progress.clear()
+                    say_not_checked(result)
+                continue
+            summary.add(result)
+            writer.result(result, item)
         for file in files:
-            path = file.name
-            for batch in _batches(enumerate(file, 1)):
-                for item, result in _check_batch(batch, path, packs, history, recording):
-                    progress.step(path)
-                    if isinstance(result, ClaimError):
-                        summary.add_error(result)
-                        writer.error(result)
-                        if fmt != "text" or output or result.kind == "internal":
-                            progress.clear()
-                            say_not_checked(result)
-                        continue
-                    summary.add(result)
-                    writer.result(result, item)
-            finished += file.bytes_read
             if not file.claims_read:
                 progress.clear()
-                click.echo(f"warning: {printable(path)} holds no claims", err=True)
+                click.echo(f"warning: {printable(file.name)} holds no claims", err=True)
         progress.done()
         writer.close(summary)
     if recording is not None:
@@ -124,6 +132,14 @@ def _batches(items):
             batch, started = [], time.monotonic()
     if batch:
         yield batch
+
+
+def _one_by_one(files, packs: PackSet, history, recording):
+    """(file, claim, result or error) for each claim, checked in this process."""
+    for file in files:
+        for batch in _batches(enumerate(file, 1)):
+            for item, result in _check_batch(batch, file.name, packs, history, recording):
+                yield file, item, result
 
 
 def _check_batch(batch, path, packs: PackSet, history, recording) -> list:

@@ -41,6 +41,7 @@ class CompiledPack:
     def __init__(self, info: PackInfo, meta: dict, checked, facts: dict[tuple, RuleFacts],
                  layers: list[str], disabled: dict[str, tuple[str, str]] | None = None):
         self.info = info
+        self.folder: str | None = None
         self.meta = meta
         self.layers = layers  # pack ids, base first
         #: inherited rules switched off at every date: rule id -> (the pack that disabled it,
@@ -189,8 +190,10 @@ def _load_pack(path: str | Path) -> CompiledPack:
     for rule in checked.rules:  # one entry per version of a rule
         layer = merged.layer_of[version_key(rule)]
         facts[version_key(rule)] = RuleFacts.of(rule, layer.id, layer.dir)
-    return CompiledPack(info, top.meta, checked, facts, [layer.id for layer in layers],
-                        merged.disabled)
+    compiled = CompiledPack(info, top.meta, checked, facts, [layer.id for layer in layers],
+                            merged.disabled)
+    compiled.folder = str(pack_dir)  # where to compile it again (a worker process that spawns)
+    return compiled
 
 
 #: problems after which the later stages would only report follow-on errors
