@@ -50,17 +50,19 @@ from .common import EXIT_ERROR, claim_paths, exit_code, load_or_exit, output_fil
                    "not recorded. One transaction, committed when the run completes: an "
                    "interrupted run records nothing. Creates the history file if absent.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Worker processes that check claims (default: one a core). The report is "
-                   "the same, in the same order, for any number. --record always runs as one.")
+              help="Worker processes that check claims (default: one a core, for more than "
+                   "1 MB of claims). The report is the same, in the same order, for any "
+                   "number. --record always runs as one.")
 def check(claims, pack_dirs, fmt, output, history_path, record, jobs):
     """Check CLAIMS: JSON, JSON Lines, X12 837, FHIR or CSV files, folders of them, or - for
     standard input. On a terminal, a progress bar shows how far the run has got."""
     packs = PackSet([load_or_exit(d) for d in pack_dirs])
-    jobs = 1 if record else (jobs or os.cpu_count() or 1)
+
     paths = claim_paths(claims)
     if fmt == "html" and not output and sys.stdout.isatty():
         raise click.UsageError("--format html writes a web page: give --output FILE.html")
     files = [ClaimFile(path) for path in paths]
+    jobs = 1 if record else jobs or _default_jobs(files)
     summary = Summary()
     progress = Progress(total=None if any(f.size is None for f in files) else sum(f.size for f in files),
                         position=lambda: sum(f.bytes_read for f in files))
@@ -132,6 +134,17 @@ def _batches(items):
             batch, started = [], time.monotonic()
     if batch:
         yield batch
+
+
+#: below this many bytes of claims, starting worker processes costs more than it saves
+_PARALLEL_FROM = 1 << 20
+
+
+def _default_jobs(files: list[ClaimFile]) -> int:
+    """One a core, for files worth it (a pipe's size is unknown: worth it)."""
+    sizes = [f.size for f in files]
+    small = None not in sizes and sum(sizes) < _PARALLEL_FROM
+    return 1 if small else os.cpu_count() or 1
 
 
 def _one_by_one(files, packs: PackSet, history, recording):
