@@ -65,6 +65,9 @@ def main(argv=None) -> int:
     ap.add_argument("--claims", type=int, default=100_000, help="claims to check (default 100000)")
     ap.add_argument("--pairs", type=int, default=60_000, help="NCCI practitioner PTP rows (default 60000)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--shape", choices=sorted(workload.SHAPES), default="mixed",
+                    help="the claims' shape: mixed (1 to 8 lines) or one-line (single services, "
+                         "a high share of findings)")
     ap.add_argument("--reference-claims", type=int, default=500,
                     help="claims for the reference interpreter (it scans the NCCI table per line pair)")
     ap.add_argument("--read-sample", type=int, default=5_000,
@@ -89,7 +92,8 @@ def main(argv=None) -> int:
         spec = workload.build_spec(args.seed, args.pairs)
         pack_dir = workload.write_pack(spec, folder / "pack")
         claims_file = folder / "claims.jsonl"
-        count = workload.write_claims(workload.claim_dicts(spec, args.claims, args.seed), claims_file)
+        count = workload.write_claims(workload.claim_dicts(spec, args.claims, args.seed, args.shape),
+                                       claims_file)
         kinds = Counter(type(p).__name__ for p in spec.policies)
         print(f"  generated in {time.perf_counter() - t:.1f}s: {spec.rule_count} rules "
               f"({', '.join(f'{k} {v}' for k, v in kinds.most_common())}), "

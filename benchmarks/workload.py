@@ -620,8 +620,16 @@ _POS = ["11", "11", "11", "11", "22", "21", "23", "19", "02", "12", "24", "10"]
 _REVENUE = ["0250", "0300", "0320", "0450", "0510", "0636", "0730", "0120"]
 
 
-def claim_dicts(spec: Spec, count: int, seed: int):
-    """``count`` claims in the JSON shape of DESIGN.md, one dict each."""
+#: claim shapes: lines per claim (weights), and how often a line's diagnosis supports it
+SHAPES = {
+    "mixed": {"lines": ((1, 2, 3, 4, 5, 6, 7, 8), (24, 22, 17, 12, 9, 7, 5, 4)), "support": 0.97},
+    # a high-volume feed of single services, most of them unsupported: many findings
+    "one-line": {"lines": ((1,), (1,)), "support": 0.3},
+}
+
+
+def claim_dicts(spec: Spec, count: int, seed: int, shape: str = "mixed"):
+    """``count`` claims in the JSON shape of DESIGN.md, one dict each, of a ``SHAPES`` shape."""
     rng = random.Random(seed * 7919 + 1)
     procs, cum = spec.procedures, spec.proc_weights
     total = cum[-1]
@@ -632,8 +640,8 @@ def claim_dicts(spec: Spec, count: int, seed: int):
     first_day = date(2025, 7, 1)
     plan_weights = (18, 22, 20, 10, 8, 12, 5)
     plans = PLANS + (None,)
-    line_counts = (1, 2, 3, 4, 5, 6, 7, 8)
-    line_weights = (24, 22, 17, 12, 9, 7, 5, 4)
+    line_counts, line_weights = SHAPES[shape]["lines"]
+    support_rate = SHAPES[shape]["support"]
 
     def draw_proc():
         return procs[bisect.bisect(cum, rng.random() * total)]
@@ -653,7 +661,7 @@ def claim_dicts(spec: Spec, count: int, seed: int):
         for number, proc in enumerate(chosen, 1):
             line_dx = []
             for accepted in support.get(proc, ()):  # usually a diagnosis each LCD accepts
-                if rng.random() < 0.97:
+                if rng.random() < support_rate:
                     line_dx.append(rng.choice(accepted))
             if not line_dx or rng.random() < 0.3:
                 line_dx.append(rng.choice(dxs))
