@@ -118,3 +118,22 @@ def test_check_files_from_python_matches_one_by_one(mixed_files, monkeypatch, me
 
 def _plain(outcome):
     return outcome.to_dict() if isinstance(outcome, rulesengine.Result) else str(outcome)
+
+
+def test_hostile_files_read_the_same_in_workers(tmp_path):
+    """The attacks of test_trust_claims hold in the workers too: every claim checked or
+    reported, the same as one by one."""
+    good = json.dumps(corpus.claim_data(claim_id="OK")).encode()
+    files = {
+        "noise.jsonl": bytes((i * 131 + 7) % 256 for i in range(20_000)),
+        "deep.jsonl": good + b"\n" + b"[" * 100_000 + b"]" * 100_000 + b"\n" + good + b"\n",
+        "utf8.jsonl": good + b"\n" + good.replace(b'"OK"', b'"O\xffK"') + b"\n",
+        "inf.jsonl": good.replace(b'"charge": 45.0', b'"charge": 1e999') + b"\n" + good + b"\n",
+        "trailing.json": b"[" + good + b"]\n[" + good + b"]",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    args = (*sorted(tmp_path.iterdir()), "--pack", MEDICARE, "--format", "jsonl")
+    one = run(*args, jobs=1)
+    assert one[0] == 2 and "Traceback" not in one[2] and "internal error" not in one[2]
+    assert run(*args, jobs=2) == one
