@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,9 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from corpus import EVALUATORS, load_pack_from  # noqa: E402
+
+# check keeps compiled packs in the user's cache folder: the tests keep theirs apart
+os.environ["RULESENGINE_CACHE"] = tempfile.mkdtemp(prefix="rulesengine-test-cache-")
 
 
 @pytest.fixture

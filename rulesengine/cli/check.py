@@ -19,6 +19,7 @@ from rulesengine.claims import ClaimError, ClaimFile
 from rulesengine.engine.history import HistoryError, open_history, snapshot
 from rulesengine.engine.results import Result
 from rulesengine.packs import PackSet
+from rulesengine.packs.cache import default_folder
 from rulesengine.packs.many import check_files
 from rulesengine.reports import WRITERS, Summary
 from rulesengine.reports.progress import Progress
@@ -53,10 +54,16 @@ from .common import EXIT_ERROR, claim_paths, exit_code, load_or_exit, output_fil
               help="Worker processes that check claims (default: one a core, for more than "
                    "1 MB of claims). The report is the same, in the same order, for any "
                    "number. --record always runs as one.")
-def check(claims, pack_dirs, fmt, output, history_path, record, jobs):
+@click.option("--cache-dir", type=click.Path(file_okay=False),
+              help="Where compiled packs are kept between runs (default: $RULESENGINE_CACHE, "
+                   "else the user's cache folder /rulesengine). An entry is used only for "
+                   "exactly the same pack files and engine version.")
+@click.option("--no-cache", is_flag=True, help="Load every pack from its files; keep nothing.")
+def check(claims, pack_dirs, fmt, output, history_path, record, jobs, cache_dir, no_cache):
     """Check CLAIMS: JSON, JSON Lines, X12 837, FHIR or CSV files, folders of them, or - for
     standard input. On a terminal, a progress bar shows how far the run has got."""
-    packs = PackSet([load_or_exit(d) for d in pack_dirs])
+    cache = None if no_cache else str(cache_dir or default_folder())
+    packs = PackSet([load_or_exit(d, cache) for d in pack_dirs])
 
     paths = claim_paths(claims)
     if fmt == "html" and not output and sys.stdout.isatty():

@@ -14,6 +14,7 @@ from rulesengine.claims import ClaimError, iter_claim_files
 from rulesengine.claims.build import KINDS
 from rulesengine.language.diagnostics import PackError
 from rulesengine.packs import CompiledPack, load_pack
+from rulesengine.packs.cache import load_cached
 from rulesengine.reports.atomic import OutputError, replacing
 from rulesengine.reports.text import printable
 
@@ -23,10 +24,11 @@ from rulesengine.reports.text import printable
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 123, 130
 
 
-def load_or_exit(pack_dir: str) -> CompiledPack:
-    """The pack in ``pack_dir``; when it does not load, every problem on standard error and exit 2."""
+def load_or_exit(pack_dir: str, cache: str | None = None) -> CompiledPack:
+    """The pack in ``pack_dir`` (through the cache in folder ``cache``, if given); when it
+    does not load, every problem on standard error and exit 2."""
     try:
-        return load_pack(pack_dir)
+        return load_cached(pack_dir, cache) if cache else load_pack(pack_dir)
     except PackError as error:
         click.echo(error.render(), err=True)
         sys.exit(EXIT_ERROR)

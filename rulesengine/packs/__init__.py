@@ -6,7 +6,8 @@ tables (``tables``), value-set files (``valueset_files``) and ICD-10-CM code set
 (``codeset_files``), none of them outside the pack's folder (``confinement``); ``load``:
 ``load_pack``, which runs every stage in order and returns the ``CompiledPack`` claims are
 checked with, and ``PackSet``, which routes each claim to the pack of its payer; and
-``many``: ``check_files``, claim files checked on every core, the outcomes in file order.
+``many``: ``check_files``, claim files checked on every core, the outcomes in file order;
+``cache``: ``load_cached``, a pack whose files have not changed loaded from plain data.
 
 May import: ``rulesengine.engine``, ``rulesengine.language``, ``rulesengine.claims``,
 ``rulesengine.codes``. Imported by reports, authoring, cms and cli.

@@ -49,6 +49,7 @@ class Layer:
     paths: list[Path]  # every file the layer's behaviour depends on (for the content hash)
     positions: dict = field(default_factory=dict)  # pack.yaml: where each value is written
     editions: list[Edition] = field(default_factory=list)  # ICD-10-CM code sets (codesets/)
+    edition_files: list[Path] = field(default_factory=list)  # the files they are read from
 
 
 @dataclass
@@ -67,6 +68,11 @@ class Merged:
     disabled: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: the ICD-10-CM editions of the layers by their first day; a layer's replaces a parent's
     icd10_editions: dict[date, Edition] = field(default_factory=dict)
+
+
+def extended_folder(folder: Path, name: str) -> Path:
+    """The folder of a pack named in ``extends``: beside this one, or a path from it."""
+    return (folder / name) if "/" in name else (folder.parent / name)
 
 
 #: how many packs deep ``extends`` may go (each level is a pack the loader walks into)
@@ -114,7 +120,7 @@ def read_layers(pack_dir: Path, sources: dict[str, str]) -> tuple[list[Layer], l
         for index, name in enumerate(parents if isinstance(parents, list) else []):
             if not isinstance(name, str):
                 continue  # reported by the schema
-            parent = (folder / name) if "/" in name else (folder.parent / name)
+            parent = extended_folder(folder, name)
             visit(parent, [*chain, identity], positions.get(("extends", index)))
         done.add(identity)
         window = meta.get("effective") or {}
@@ -171,7 +177,7 @@ def _read_layer(folder, meta, meta_file, sources, problems, roots) -> Layer:
     paths = [meta_file, *rule_paths, *sorted(code_files),
              *sorted(p for p in tables if p.is_file()), *edition_files]
     return Layer(str(meta.get("id") or folder.name), folder, meta, files, paths,
-                 editions=editions)
+                 editions=editions, edition_files=edition_files)
 
 
 # ---- pack.yaml ---------------------------------------------------------------------------

@@ -42,6 +42,8 @@ class CompiledPack:
                  layers: list[str], disabled: dict[str, tuple[str, str]] | None = None):
         self.info = info
         self.folder: str | None = None
+        self.rule_layers: list[list[str]] = []
+        self.codeset_files: list[list[str]] = []
         self.meta = meta
         self.layers = layers  # pack ids, base first
         #: inherited rules switched off at every date: rule id -> (the pack that disabled it,
@@ -193,6 +195,11 @@ def _load_pack(path: str | Path) -> CompiledPack:
     compiled = CompiledPack(info, top.meta, checked, facts, [layer.id for layer in layers],
                             merged.disabled)
     compiled.folder = str(pack_dir)  # where to compile it again (a worker process that spawns)
+    # what a cache entry needs to make the facts and the code sets again (``cache``)
+    compiled.rule_layers = [[merged.layer_of[version_key(r)].id, str(merged.layer_of[version_key(r)].dir)]
+                            for r in checked.rules]
+    compiled.codeset_files = [[str(path), str(layer.dir)] for layer in layers
+                              for path in layer.edition_files]
     return compiled
 
 
