@@ -34,10 +34,19 @@ def rows_by_key(table, key) -> dict:
     start_at = table.date_from
     groups: dict = {}
     for row in table.rows:
-        groups.setdefault(key(row), []).append(row)
+        k = key(row)
+        group = groups.get(k)
+        if group is None:
+            groups[k] = [row]
+        else:
+            group.append(row)
+    first_day = (lambda r: r[start_at] or date.min) if start_at is not None else None
     for k, rows in groups.items():
-        if start_at is not None:
-            rows.sort(key=lambda r: r[start_at] or date.min)
+        if len(rows) == 1:  # most keys have one row: nothing to order (a million-row table)
+            groups[k] = (rows[0],)
+            continue
+        if first_day is not None:
+            rows.sort(key=first_day)
         groups[k] = tuple(reversed(rows))
     return groups
 
