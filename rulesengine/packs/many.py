@@ -28,6 +28,7 @@ from rulesengine.claims.model import Claim
 from rulesengine.engine.history import open_history, snapshot
 from rulesengine.engine.results import Result
 
+from .cache import load_cached
 from .load import PackSet, load_pack
 
 #: claims (or lines) in a piece a worker checks: enough to pay for sending it
@@ -37,11 +38,14 @@ _packs: PackSet | None = None  # a worker's packs and history, set once when it 
 _history = None
 
 
-def _start_worker(packs: PackSet | None, pack_dirs: list[str], history_path: str | None) -> None:
+def _start_worker(packs: PackSet | None, pack_dirs: list[str], history_path: str | None,
+                  cache: str | None) -> None:
     global _packs, _history
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _packs = packs if packs is not None else PackSet([load_pack(d) for d in pack_dirs])
+    if packs is None:  # spawned: the packs again, from the cache the parent filled if any
+        packs = PackSet([load_cached(d, cache) if cache else load_pack(d) for d in pack_dirs])
+    _packs = packs
     _history = open_history(history_path) if history_path else None
 
 
@@ -63,20 +67,21 @@ def _check_piece(piece: tuple) -> list[tuple[Claim | None, Result | ClaimError]]
 
 
 def check_files(files, packs: PackSet, jobs: int | None = None, history: str | None = None,
-                keep_claims: bool = False
+                keep_claims: bool = False, cache: str | None = None
                 ) -> Iterator[tuple[ClaimFile, Claim | None, Result | ClaimError]]:
     """Each claim of ``files`` (paths or ``ClaimFile``s) checked by ``jobs`` worker
     processes (default: one a core), against the claim history at path ``history`` if
     given: (the file, the claim when ``keep_claims``, its Result or ClaimError), in file
     order, as checking them one by one gives. A claim not checked after reading (no pack,
-    the history failed, an internal error) has its position in its file, as then."""
+    the history failed, an internal error) has its position in its file, as then. Workers
+    that spawn load the packs through the pack cache in folder ``cache``, if given."""
     files = [f if isinstance(f, ClaimFile) else ClaimFile(f) for f in files]
     jobs = jobs or os.cpu_count() or 1
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     shared = packs if method == "fork" else None  # forked workers inherit them compiled
     folders = [p.folder for p in packs.packs]
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method),
-                             initializer=_start_worker, initargs=(shared, folders, history)) as pool:
+                             initializer=_start_worker, initargs=(shared, folders, history, cache)) as pool:
         pending: deque = deque()
         for file in files:
             position = 0
