@@ -35,11 +35,10 @@ def timed(command: list[str]) -> tuple[float, int, int]:
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=HERE.parent)
     _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - started, usage.ru_maxrss, process.returncode
+    return time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
 
 
-def findings(path: Path, engine: bool) -> set[tuple]:
+def findings(path: Path) -> set[tuple]:
     found = set()
     with open(path, encoding="utf-8") as lines:
         for line in lines:
@@ -84,7 +83,7 @@ def main(argv=None) -> int:
                 if status not in (0, 1):
                     raise SystemExit(f"{name} exited with {status}")
                 runs[name].append((seconds, peak))
-        a, b = findings(engine_out, True), findings(hand_out, False)
+        a, b = findings(engine_out), findings(hand_out)
         if a != b:
             raise SystemExit(f"the findings differ: {len(a - b)} only from the engine, "
                              f"{len(b - a)} only by hand, e.g. {sorted(a ^ b)[:3]}")

@@ -41,6 +41,19 @@ def check(*args):
     return CliRunner().invoke(main, ["check", *map(str, args)])
 
 
+def altered(path: Path, *statements) -> None:
+    """The SQLite file changed by another program: each statement (or statement and
+    parameters) run and committed."""
+    db = sqlite3.connect(path)
+    try:
+        for statement in statements:
+            sql, *parameters = statement if isinstance(statement, tuple) else (statement,)
+            db.execute(sql, *parameters)
+        db.commit()
+    finally:
+        db.close()
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -59,11 +72,7 @@ def test_an_empty_file_is_refused_and_stays_empty(tmp_path):
 
 def test_another_programs_database_is_refused_untouched(tmp_path):
     foreign = tmp_path / "app.db"
-    db = sqlite3.connect(foreign)
-    db.execute("CREATE TABLE users (name TEXT)")
-    db.execute("INSERT INTO users VALUES ('ada')")
-    db.commit()
-    db.close()
+    altered(foreign, "CREATE TABLE users (name TEXT)", "INSERT INTO users VALUES ('ada')")
     before = digest(foreign)
     for extra in ((), ("--record",)):
         result = check(batch(tmp_path), "--pack", FREQUENCY, "--history", foreign, *extra)
@@ -76,10 +85,7 @@ def test_another_programs_database_is_refused_untouched(tmp_path):
 def test_a_bad_schema_version_is_refused_without_writing(tmp_path, version):
     path = tmp_path / "h.sqlite"
     SQLiteHistory(path).close()
-    db = sqlite3.connect(path)
-    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
-    db.commit()
-    db.close()
+    altered(path, ("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,)))
     before = digest(path)
     with pytest.raises(HistoryError, match="not a claim history this rulesengine knows"):
         SQLiteHistory(path, create=False)
@@ -93,11 +99,8 @@ def test_a_version_1_history_is_read_as_it_is_without_record(tmp_path):
     path = tmp_path / "h.sqlite"
     with SQLiteHistory(path) as history:
         history.add_claims([hist_claim("OLD", "2026-01-05")])
-    db = sqlite3.connect(path)
-    db.execute("ALTER TABLE claim_lines DROP COLUMN units")
-    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    db.commit()
-    db.close()
+    altered(path, "ALTER TABLE claim_lines DROP COLUMN units",
+            "UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     before = digest(path)
     with SQLiteHistory(path, create=False) as history:
         [line] = history.member_lines("1EG4TE5MK73")

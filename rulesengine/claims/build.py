@@ -113,9 +113,9 @@ def hostile_problems(data: Any) -> list[tuple[str, str]]:
         elif isinstance(value, list):
             stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
         elif isinstance(value, float) and not math.isfinite(value):
-            return [(path, "not a finite number (written as 1e999, Infinity or NaN)")]
+            return [(path, _NOT_FINITE_TEXT)]
         elif isinstance(value, str) and NOT_UTF8 in value:
-            return [(path, "the file's bytes here are not UTF-8 text (claims are read as UTF-8)")]
+            return [(path, _NOT_UTF8_TEXT)]
     return []
 
 
@@ -179,7 +179,7 @@ def _semantic_problems(data: dict) -> Iterator[tuple[str, str]]:
         for name in ("units", "charge"):
             value = line.get(name)
             if value.__class__ is float and not math.isfinite(value):
-                yield f"$.lines[{i}].{name}", "not a finite number (written as 1e999, Infinity or NaN)"
+                yield f"$.lines[{i}].{name}", _NOT_FINITE_TEXT
         for name in ("ndc", "prior_authorization"):
             value = line.get(name)
             if isinstance(value, str) and NOT_UTF8 in value:
@@ -210,6 +210,7 @@ def _semantic_problems(data: dict) -> Iterator[tuple[str, str]]:
 
 
 _NOT_UTF8_TEXT = "the file's bytes here are not UTF-8 text (claims are read as UTF-8)"
+_NOT_FINITE_TEXT = "not a finite number (written as 1e999, Infinity or NaN)"
 
 
 def _off_calendar(text: str) -> bool:
@@ -224,11 +225,9 @@ def _off_calendar(text: str) -> bool:
 _FREE_TEXT = ("claim_id", "prior_authorization")
 
 
-def _date_problem(text: str | None, path: str) -> Iterator[tuple[str, str]]:
+def _date_problem(text: str, path: str) -> Iterator[tuple[str, str]]:
     """A date the calendar does not have (year 0, which one schema validator lets by), or
     one outside FIRST_YEAR..LAST_YEAR."""
-    if text is None:
-        return
     try:
         day = date.fromisoformat(text)
     except (TypeError, ValueError):

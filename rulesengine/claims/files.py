@@ -83,12 +83,15 @@ class ClaimFile:
                 self.claims_read += 1
                 yield item
         except OSError as error:
-            yield ClaimError(self.name, 0, None, "", f"cannot read the file: {error.strerror or error}")
+            yield self._unreadable(error)
         except Exception as error:  # a reader's bug: this file stops here, the run goes on
             yield ClaimError(self.name, self.claims_read + 1, None, "",
                              f"internal error while reading (the file's claims after this one "
                              f"were not read): {type(error).__name__}: {error}", kind="internal")
         self._finished = True
+
+    def _unreadable(self, error: OSError) -> ClaimError:
+        return ClaimError(self.name, 0, None, "", f"cannot read the file: {error.strerror or error}")
 
     def pieces(self, size: int) -> Iterator[tuple[str, int, list]]:
         """The file in pieces for worker processes: ("lines", first line number, lines) of a
@@ -108,8 +111,7 @@ class ClaimFile:
                     yield "lines", first, piece
                     first += len(piece)
         except OSError as error:
-            yield "claims", 0, [ClaimError(self.name, 0, None, "",
-                                           f"cannot read the file: {error.strerror or error}")]
+            yield "claims", 0, [self._unreadable(error)]
         self._finished = True
 
     def _read(self) -> Iterator[Claim | ClaimError]:

@@ -14,6 +14,7 @@ import click
 
 from rulesengine.authoring.fmt import SyntaxProblem, format_text, rule_files
 from rulesengine.reports.atomic import replacing
+
 from .common import EXIT_ERROR, EXIT_INTERNAL
 
 EXIT_OK, EXIT_CHANGES = 0, 1

@@ -40,9 +40,7 @@ def checked_or_error(check: Callable[[Claim], T], claim: Claim, source: str,
     mistake, for every claim alike: it is raised, not reported per claim."""
     try:
         return check(claim)
-    except HistoryRequired:
-        raise
-    except (KeyboardInterrupt, SystemExit, MemoryError):
+    except (HistoryRequired, MemoryError):  # the caller's mistake; the machine's
         raise
     except Exception as error:
         cause = _cause(error)

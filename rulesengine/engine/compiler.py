@@ -18,11 +18,11 @@ from rulesengine.codes.kinds import CodeSet
 from rulesengine.language import ast
 from rulesengine.language.windows import dates_in_force
 
+from .boundary import RuleFailed
 from .checked import CheckedPack
 from .checks import FrequencyLimit, PairIndex, UnitIndex, duplicate
 from .conditions import MEMO_LIMIT, SetBuilder, compile_test
 from .context import ClaimContext
-from .boundary import RuleFailed
 from .history import HistoryRequired
 from .results import Finding
 from .runtime import RuleFacts, fields_named, sort_findings, version_key

@@ -137,12 +137,9 @@ def read_layers(pack_dir: Path, sources: dict[str, str]) -> tuple[list[Layer], l
 
 
 def _read_layer(folder, meta, meta_file, sources, problems, roots) -> Layer:
-    rule_paths = []
-    for path in sorted(p for p in folder.rglob("*.rules") if "tests" not in p.relative_to(folder).parts):
-        outside = found_file(path, ast.Pos(str(meta_file), 1, 1), "rule file",
-                             roots, str(path.relative_to(folder)))
-        problems.extend([outside] if outside else [])
-        rule_paths += [] if outside else [path]
+    rule_paths = _inside(sorted(p for p in folder.rglob("*.rules")
+                                if "tests" not in p.relative_to(folder).parts),
+                         "rule file", folder, meta_file, roots, problems)
     if not rule_paths:
         problems.append(Diagnostic("no-rules", ast.Pos(str(meta_file), 1, 1),
                                    f"pack {folder} has no *.rules files"))
@@ -164,12 +161,9 @@ def _read_layer(folder, meta, meta_file, sources, problems, roots) -> Layer:
                 code_files += [read] if read else []
             files.append(dataclasses.replace(parsed, valuesets=tuple(valuesets)))
     tables = {folder / t.path.value for f in files for t in f.tables}
-    editions, edition_files = [], []
-    for path in codeset_files(folder):
-        outside = found_file(path, ast.Pos(str(meta_file), 1, 1), "code set file", roots,
-                             str(path.relative_to(folder)))
-        problems.extend([outside] if outside else [])
-        edition_files += [] if outside else [path]
+    editions = []
+    edition_files = _inside(codeset_files(folder), "code set file", folder, meta_file, roots,
+                            problems)
     for path in edition_files:
         edition, edition_problems = read_edition(path, folder)
         problems.extend(edition_problems)
@@ -178,6 +172,21 @@ def _read_layer(folder, meta, meta_file, sources, problems, roots) -> Layer:
              *sorted(p for p in tables if p.is_file()), *edition_files]
     return Layer(str(meta.get("id") or folder.name), folder, meta, files, paths,
                  editions=editions, edition_files=edition_files)
+
+
+def _inside(paths: list[Path], what: str, folder: Path, meta_file: Path, roots,
+            problems: list) -> list[Path]:
+    """The files of ``paths`` inside the pack roots; a problem (at pack.yaml, which owns the
+    folder) for each that links out."""
+    kept = []
+    for path in paths:
+        outside = found_file(path, ast.Pos(str(meta_file), 1, 1), what, roots,
+                             str(path.relative_to(folder)))
+        if outside:
+            problems.append(outside)
+        else:
+            kept.append(path)
+    return kept
 
 
 # ---- pack.yaml ---------------------------------------------------------------------------

@@ -188,16 +188,16 @@ def _load_pack(path: str | Path) -> CompiledPack:
     top = layers[-1]
     digest = _content_hash([p for layer in layers for p in layer.paths])
     info = PackInfo(top.id, str(top.meta["version"]), digest)
-    facts = {}
+    facts, rule_layers = {}, []
     for rule in checked.rules:  # one entry per version of a rule
         layer = merged.layer_of[version_key(rule)]
         facts[version_key(rule)] = RuleFacts.of(rule, layer.id, layer.dir)
+        rule_layers.append([layer.id, str(layer.dir)])
     compiled = CompiledPack(info, top.meta, checked, facts, [layer.id for layer in layers],
                             merged.disabled)
     compiled.folder = str(pack_dir)  # where to compile it again (a worker process that spawns)
     # what a cache entry needs to make the facts and the code sets again (``cache``)
-    compiled.rule_layers = [[merged.layer_of[version_key(r)].id, str(merged.layer_of[version_key(r)].dir)]
-                            for r in checked.rules]
+    compiled.rule_layers = rule_layers
     compiled.codeset_files = [[str(path), str(layer.dir)] for layer in layers
                               for path in layer.edition_files]
     return compiled
