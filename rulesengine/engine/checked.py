@@ -7,6 +7,7 @@ table's typed rows, and the ICD-10-CM editions that ``is valid`` asks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -23,14 +24,37 @@ class CheckedPack:
     icd10: Editions = field(default_factory=builtin_editions)  # what ``is valid`` asks of ICD-10-CM
 
 
-@dataclass(frozen=True)
 class TableData:
-    name: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple, ...]  # values in the order of ``columns``
-    date_from: int | None  # index of the column holding a row's first day in force
-    date_through: int | None  # index of the column holding its last day (inclusive)
-    kinds: tuple[str, ...] = ()  # each column's declared type (hcpcs, integer, date...)
+    """A table's typed rows, with what the evaluator builds from them once (``prepared``:
+    an NCCI table's pair index, kept by the pack cache). The rows may be read when first
+    asked for (``read_rows``): a pack loaded from the cache whose rules need only a
+    table's index holds the index alone, and reads the rows again for the reference
+    interpreter or an explanation."""
+
+    __slots__ = ("name", "columns", "_rows", "date_from", "date_through", "kinds", "prepared",
+                 "_read_rows")
+
+    def __init__(self, name: str, columns: tuple[str, ...], rows: tuple[tuple, ...] | None,
+                 date_from: int | None, date_through: int | None, kinds: tuple[str, ...] = (),
+                 prepared: dict | None = None, read_rows: Callable[[], tuple] | None = None):
+        self.name = name
+        self.columns = columns
+        self._rows = rows  # values in the order of ``columns``
+        self.date_from = date_from  # index of the column holding a row's first day in force
+        self.date_through = date_through  # index of the column holding its last day (inclusive)
+        self.kinds = kinds  # each column's declared type (hcpcs, integer, date...)
+        self.prepared = prepared if prepared is not None else {}
+        self._read_rows = read_rows
+
+    @property
+    def rows(self) -> tuple[tuple, ...]:
+        if self._rows is None:
+            self._rows = self._read_rows()
+        return self._rows
+
+    def with_rows(self, rows: tuple[tuple, ...]) -> TableData:
+        """The same table holding only ``rows`` (nothing prepared)."""
+        return TableData(self.name, self.columns, rows, self.date_from, self.date_through, self.kinds)
 
     def index(self, column: str) -> int:
         return self.columns.index(column)

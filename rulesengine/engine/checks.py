@@ -8,7 +8,9 @@ the evidence of a violation or None.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
+from operator import itemgetter
 
 from rulesengine.claims.model import Claim, Line
 from rulesengine.language import ast
@@ -24,17 +26,48 @@ from .relations import dated, rows_by_key
 _SCAN_LINES = 12
 
 
+def pair_spans(table) -> dict:
+    """An NCCI table as column two -> column one -> ((first day, last day, modifier
+    indicator), ...), days as ordinals (None: open), each pair's rows in governing order
+    (as ``rows_by_key``). Built once per table and kept in ``table.prepared``, which the
+    pack cache holds as plain data. Tuples of numbers, so the cycle collector passes over
+    them once and never again."""
+    spans = table.prepared.get("pairs")
+    if spans is not None:
+        return spans
+    start, end = table.date_from, table.date_through
+    days = {None: None}  # date -> ordinal: a table holds few distinct dates
+    for at in (start, end):
+        if at is not None:
+            days.update((d, d.toordinal()) for d in set(map(itemgetter(at), table.rows)) if d is not None)
+    # the first and last day's columns (a table without one: a column that is always None)
+    get = itemgetter(table.index("column2"), table.index("column1"),
+                     start if start is not None else len(table.columns),
+                     end if end is not None else len(table.columns), table.index("modifier_indicator"))
+    rows = table.rows if start is not None and end is not None else [(*r, None) for r in table.rows]
+    spans: dict = defaultdict(dict)
+    several = []  # (column-one dict, code) of the pairs with more than one row
+    for two, one, first, last, indicator in map(get, rows):
+        single = ((days[first], days[last], indicator),)
+        by_one = spans[two]
+        found = by_one.setdefault(one, single)
+        if found is not single:
+            if len(found) == 1:
+                several.append((by_one, one))
+            by_one[one] = found + single
+    for by_one, one in several:  # the latest to take effect first, the later in the file on a tie
+        rows = sorted(by_one[one], key=lambda r: r[0] if r[0] is not None else 0)
+        by_one[one] = tuple(reversed(rows))
+    spans = table.prepared["pairs"] = dict(spans)
+    return spans
+
+
 class PairIndex:
     """NCCI procedure-to-procedure pairs: column-two code -> column-one code -> rows."""
 
     def __init__(self, table, check: ast.RequireUnbundled):
         self.table = table
-        c1, c2 = table.index("column1"), table.index("column2")
-        self.indicator = table.index("modifier_indicator")
-        by_pair = dated(table, rows_by_key(table, lambda r: (r[c2], r[c1])), self.indicator)
-        self.pairs: dict[str, dict[str, tuple]] = {}
-        for (col2, col1), rows in by_pair.items():
-            self.pairs.setdefault(col2, {})[col1] = rows
+        self.pairs: dict[str, dict[str, tuple]] = pair_spans(table)
         self.column2_codes = frozenset(self.pairs)
         self.bypass = frozenset(bypass_modifiers(check))
         self.across = check.across_claims
@@ -70,14 +103,15 @@ class PairIndex:
             rows = column1.get(other.procedure)
             if rows is None:  # most lines are not the code's column-one codes
                 continue
-            indicator = self._bundles(rows, day, line)
+            indicator = self._bundles(rows, day.toordinal(), line)
             if indicator is not None:
                 return other, indicator
         return None
 
-    def _bundles(self, rows, day, line):
-        """The modifier indicator of the pair's row in force that denies the line (0 or 1);
-        None when no row is in force, the pair is not applied (9) or a modifier bypasses it."""
+    def _bundles(self, rows, day: int, line):
+        """The modifier indicator of the pair's row in force on ``day`` (an ordinal) that
+        denies the line (0 or 1); None when no row is in force, the pair is not applied (9)
+        or a modifier bypasses it."""
         for start, end, indicator in rows:  # the first row in force governs
             if (start is None or day >= start) and (end is None or day <= end):
                 break

@@ -26,6 +26,7 @@ import orjson
 
 from rulesengine.codes.icd10cm import Editions
 from rulesengine.engine.checked import CheckedPack, TableData
+from rulesengine.engine.checks import pair_spans
 from rulesengine.engine.results import PackInfo
 from rulesengine.engine.runtime import RuleFacts, version_key
 from rulesengine.language import ast
@@ -33,10 +34,11 @@ from rulesengine.version import __version__
 
 from .codeset_files import read_edition
 from .layers import extended_folder, read_meta
-from .load import CompiledPack, load_pack
+from .load import CompiledPack, collector_paused, load_pack
+from .tables import load_table
 
 #: bumped when what an entry holds changes shape
-ENTRY_VERSION = 1
+ENTRY_VERSION = 2
 #: the classes an entry may build: the rule language's nodes, and nothing else
 _CLASSES = {name: cls for name, cls in vars(ast).items()
             if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == ast.__name__}
@@ -57,7 +59,8 @@ def load_cached(path: str | Path, folder: str | Path | None = None) -> CompiledP
     folder = Path(folder) if folder is not None else default_folder()
     key = pack_key(Path(path))
     entry = folder / f"{key}.json"
-    pack = _read(entry, key, Path(path))
+    with collector_paused():  # as a load does: an entry is millions of small objects
+        pack = _read(entry, key, Path(path))
     if pack is None:
         pack = load_pack(path)
         _write(folder, entry, _entry(pack, key))
@@ -94,12 +97,14 @@ def pack_key(pack_dir: Path) -> str:
 
 def _entry(pack: CompiledPack, key: str) -> dict:
     checked: CheckedPack = pack._checked
+    only_pairs = _read_only_as_pairs(checked.rules)
     return {
         "key": key, "info": dataclasses.asdict(pack.info), "meta": pack.meta, "layers": pack.layers,
         "disabled": pack.disabled, "folder": pack.folder,
         "rules": [_plain(rule) for rule in checked.rules],
         "valuesets": {name: _plain(vs) for name, vs in checked.valuesets.items()},
-        "tables": {name: _table(t) for name, t in checked.tables.items()},
+        "tables": {name: _table(t, pack.table_files.get(name), name in only_pairs)
+                   for name, t in checked.tables.items()},
         "facts": pack.rule_layers,
         "codesets": pack.codeset_files,
     }
@@ -136,23 +141,70 @@ def _built(value):
     raise ValueError("not an entry's data")
 
 
-def _table(table: TableData) -> dict:
+def _read_only_as_pairs(rules: list[ast.Rule]) -> set[str]:
+    """The tables only ``bundled per`` checks read: checking needs their pair index alone."""
+    pairs, other = set(), set()
+    for rule in rules:
+        for node in ast.walk(rule):
+            if isinstance(node, ast.RequireUnbundled):
+                pairs.add(node.table)
+            elif isinstance(node, (ast.RequireUnits, ast.Lookup)):
+                other.add(node.table)
+    return pairs - other
+
+
+def _table(table: TableData, source, as_pairs: bool) -> dict:
+    """A table as plain data: its cells column by column; or, for a table only bundling
+    checks read, its pair index and where to read the rows again should they be asked
+    for (the reference interpreter, an explanation), so a loaded pack does not hold a
+    million rows beside their index."""
+    data = {"name": table.name, "columns": list(table.columns), "kinds": list(table.kinds),
+            "date_from": table.date_from, "date_through": table.date_through}
+    if as_pairs and source is not None:
+        spans = pair_spans(table)
+        if None not in spans and all(None not in by_one for by_one in spans.values()):
+            decl, folder, roots = source
+            return {**data, "pairs": spans, "source": [_plain(decl), folder, roots]}
     columns = [list(column) for column in zip(*table.rows)] if table.rows else [[] for _ in table.columns]
     for i, kind in enumerate(table.kinds):
         if kind == "date":
             columns[i] = [d.isoformat() if d is not None else None for d in columns[i]]
-    return {"name": table.name, "columns": list(table.columns), "kinds": list(table.kinds),
-            "date_from": table.date_from, "date_through": table.date_through, "cells": columns}
+    return {**data, "cells": columns}
 
 
-def _table_from(data: dict) -> TableData:
+def _table_from(data: dict, pack_dir: Path, key: str) -> TableData:
+    named = (data["name"], tuple(data["columns"]))
+    dating = (data["date_from"], data["date_through"], tuple(data["kinds"]))
+    if "pairs" in data:
+        pairs, plain = {}, data["pairs"]
+        while plain:  # each code's lists dropped as its tuples are made: half the peak
+            two, by_one = plain.popitem()
+            pairs[two] = {one: tuple(map(tuple, rows)) for one, rows in by_one.items()}
+        decl, folder, roots = data["source"]
+        decl = _built(decl)
+        if not isinstance(decl, ast.Table):
+            raise ValueError("not an entry's data")
+        return TableData(*named, None, *dating, prepared={"pairs": pairs},
+                         read_rows=lambda: _rows_again(pack_dir, key, decl, folder, roots))
     cells = data["cells"]
     for i, kind in enumerate(data["kinds"]):
         if kind == "date":
             cells[i] = [date.fromisoformat(d) if d is not None else None for d in cells[i]]
     rows = tuple(zip(*cells)) if cells and cells[0] else ()
-    return TableData(data["name"], tuple(data["columns"]), rows, data["date_from"],
-                     data["date_through"], tuple(data["kinds"]))
+    return TableData(*named, rows, *dating)
+
+
+def _rows_again(pack_dir: Path, key: str, decl: ast.Table, folder: str, roots: list[str]) -> tuple:
+    """The rows of a table the cache held as its index, read from the pack's files, which
+    must be those the entry was made from."""
+    if pack_key(pack_dir) != key:
+        raise RuntimeError(f"pack {pack_dir}: its files changed since it was loaded; load it again "
+                           f"to read table {decl.name}")
+    with collector_paused():
+        data, problems = load_table(decl, Path(folder), [Path(r) for r in roots])
+    if data is None or problems:
+        raise RuntimeError(f"pack {pack_dir}: table {decl.name} cannot be read again")
+    return data.rows
 
 
 def _read(entry: Path, key: str, pack_dir: Path) -> CompiledPack | None:
@@ -170,7 +222,7 @@ def _read(entry: Path, key: str, pack_dir: Path) -> CompiledPack | None:
         if not all(isinstance(r, ast.Rule) for r in rules) or not all(
                 isinstance(v, ast.ValueSet) for v in valuesets.values()):
             return None
-        tables = {name: _table_from(t) for name, t in data["tables"].items()}
+        tables = {name: _table_from(t, pack_dir, key) for name, t in data["tables"].items()}
         editions = {}
         for file, folder in data["codesets"]:
             edition, problems = read_edition(Path(file), Path(folder))

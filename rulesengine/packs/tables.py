@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -106,38 +107,85 @@ def load_table(decl: ast.Table, pack_dir: Path, roots: Iterable[Path] = ()
     content, problem = read_source(path)
     if problem is not None:
         return None, [problem]
-    with io.StringIO(content, newline="") as handle:
-        reader = csv.reader(handle)
-        header = [h.strip() for h in next(reader, [])]
-        missing = [c for c in decl.columns if c.name not in header]
-        for column in missing:
-            problems.append(Diagnostic(
-                "missing-column", column.pos,
-                f"table file '{decl.path.value}' has no column '{column.name}'",
-                did_you_mean(column.name, header) or "its columns are: " + ", ".join(header)))
-        if problems:
-            return None, problems
-        where = [header.index(c.name) for c in decl.columns]
-        kinds = [c.type for c in decl.columns]
-        rows = []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) < len(header):
-                problems.append(Diagnostic(
-                    "bad-row", ast.Pos(str(path), reader.line_num, 1),
-                    f"row does not fit table {decl.name}: it has {len(row)} cells and the header {len(header)}"))
-            else:
-                try:
-                    rows.append(tuple(_cell(k, row[i]) for k, i in zip(kinds, where)))
-                except ValueError:
-                    problems.append(_bad_cell(decl, path, reader.line_num, row, kinds, where))
-            if len(problems) >= 20:
-                break
+    header = [h.strip() for h in next(csv.reader(io.StringIO(content, newline="")), [])]
+    missing = [c for c in decl.columns if c.name not in header]
+    for column in missing:
+        problems.append(Diagnostic(
+            "missing-column", column.pos,
+            f"table file '{decl.path.value}' has no column '{column.name}'",
+            did_you_mean(column.name, header) or "its columns are: " + ", ".join(header)))
+    if problems:
+        return None, problems
+    where = [header.index(c.name) for c in decl.columns]
+    kinds = [c.type for c in decl.columns]
+    rows = _typed_rows(content, len(header), kinds, where)
+    if rows is None:  # a blank, short or bad row: read again row by row to say where
+        rows, problems = _rows_one_by_one(decl, path, content, len(header), kinds, where)
     names = tuple(c.name for c in decl.columns)
     pick = (lambda ref: names.index(ref.name) if ref is not None else None)
     return TableData(decl.name, names, tuple(rows), pick(decl.effective_from),
                      pick(decl.effective_through), tuple(kinds)), problems
+
+
+#: rows typed at a time: bounds what the column-wise reading holds beside the rows
+_CHUNK = 1 << 16
+
+
+class _Typed(dict):
+    """A column's cells as written -> their values, each typed when first met."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+
+    def __missing__(self, text: str):
+        value = self[text] = _cell(self.kind, text)
+        return value
+
+
+def _typed_rows(content: str, width: int, kinds: list[str], where: list[int]) -> list[tuple] | None:
+    """The rows typed column by column, each distinct cell of a column typed once (a
+    million-row NCCI file holds some 90,000 codes, a few dates and three indicators);
+    None when a row is blank, short or has a bad cell, which ``_rows_one_by_one`` reports."""
+    reader = csv.reader(io.StringIO(content, newline=""))
+    next(reader, None)
+    columns = [(at, _Typed(kind).__getitem__) for kind, at in zip(kinds, where)]
+    rows: list[tuple] = []
+    while chunk := list(itertools.islice(reader, _CHUNK)):
+        if min(map(len, chunk)) < width:
+            return None
+        cells = list(zip(*chunk))
+        if any(not text.strip() for text in set(cells[0])):  # maybe a blank row
+            return None
+        try:
+            rows.extend(zip(*[list(map(typed, cells[at])) for at, typed in columns]))
+        except ValueError:
+            return None
+    return rows
+
+
+def _rows_one_by_one(decl: ast.Table, path: Path, content: str, width: int, kinds, where
+                     ) -> tuple[list[tuple], list[Diagnostic]]:
+    """The rows and what is wrong with them, by line (blank rows skipped), up to 20."""
+    problems: list[Diagnostic] = []
+    rows = []
+    reader = csv.reader(io.StringIO(content, newline=""))
+    next(reader, None)
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < width:
+            problems.append(Diagnostic(
+                "bad-row", ast.Pos(str(path), reader.line_num, 1),
+                f"row does not fit table {decl.name}: it has {len(row)} cells and the header {width}"))
+        else:
+            try:
+                rows.append(tuple(_cell(k, row[i]) for k, i in zip(kinds, where)))
+            except ValueError:
+                problems.append(_bad_cell(decl, path, reader.line_num, row, kinds, where))
+        if len(problems) >= 20:
+            break
+    return rows, problems
 
 
 def _bad_cell(decl: ast.Table, path: Path, line: int, row: list[str], kinds, where) -> Diagnostic:

@@ -10,7 +10,6 @@ difference is recorded as the explanation's ``problem``, reported as a disagreem
 
 from __future__ import annotations
 
-import dataclasses
 
 from rulesengine.engine import reference
 from rulesengine.engine.history import window_start
@@ -42,7 +41,7 @@ def explain_bundling(checked, check: ast.RequireUnbundled, claim, line, e: Expla
     c1, c2, mi = table.index("column1"), table.index("column2"), table.index("modifier_indicator")
     day, code, name = line.service_date, line.procedure, check.table
     # the rows with this code in column two, read once: a quarter's NCCI file is large
-    mine = dataclasses.replace(table, rows=tuple(r for r in table.rows if r[c2] == code))
+    mine = table.with_rows(tuple(r for r in table.rows if r[c2] == code))
     notes, first = [], None  # why each pair on the claim does or does not deny this line
     others = [o for o in claim.lines if o is not line and o.procedure]
     if check.across_claims:
