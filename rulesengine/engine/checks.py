@@ -19,7 +19,7 @@ from rulesengine.language.checker import bypass_modifiers
 from .conditions import SetBuilder
 from .context import ClaimContext
 from .history import window_start
-from .relations import dated, rows_by_key
+from .relations import dated, governing_order, rows_by_key
 
 
 #: a claim of at most this many lines is read line by line rather than grouped by date
@@ -55,9 +55,8 @@ def pair_spans(table) -> dict:
             if len(found) == 1:
                 several.append((by_one, one))
             by_one[one] = found + single
-    for by_one, one in several:  # the latest to take effect first, the later in the file on a tie
-        rows = sorted(by_one[one], key=lambda r: r[0] if r[0] is not None else 0)
-        by_one[one] = tuple(reversed(rows))
+    for by_one, one in several:
+        by_one[one] = governing_order(by_one[one], lambda r: r[0] if r[0] is not None else 0)
     spans = table.prepared["pairs"] = dict(spans)
     return spans
 

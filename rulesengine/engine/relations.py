@@ -45,10 +45,16 @@ def rows_by_key(table, key) -> dict:
         if len(rows) == 1:  # most keys have one row: nothing to order (a million-row table)
             groups[k] = (rows[0],)
             continue
-        if first_day is not None:
-            rows.sort(key=first_day)
-        groups[k] = tuple(reversed(rows))
+        groups[k] = governing_order(rows, first_day)
     return groups
+
+
+def governing_order(rows, first_day=None) -> tuple:
+    """Rows ordered so the first in force on a date governs: the latest to take effect
+    (``first_day`` of a row) first, the later in the file on a tie."""
+    if first_day is not None:
+        rows = sorted(rows, key=first_day)
+    return tuple(reversed(rows))
 
 
 def dated(table, groups: dict, *columns) -> dict:
