@@ -14,7 +14,7 @@ import click
 
 from rulesengine.version import __version__
 
-from . import check, diff, explain, fmt, history, imports, lint, packtest
+from . import check, diff, explain, fmt, history, imports, lint, packtest, serve
 from .common import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED
 
 
@@ -76,5 +76,6 @@ def main():
 
 
 for command in (check.check, check.compile, packtest.command, lint.command, fmt.command,
-                explain.command, imports.command, diff.command, history.command):
+                explain.command, imports.command, diff.command, history.command, serve.serve,
+                serve.api_key):
     main.add_command(command)

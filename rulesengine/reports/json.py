@@ -26,7 +26,7 @@ class JsonLinesWriter:
         self.out.write(json.dumps(result.to_dict(), separators=(",", ":")) + "\n")
 
     def error(self, error: ClaimError) -> None:
-        self.out.write(json.dumps({"error": _error_dict(error)}, separators=(",", ":")) + "\n")
+        self.out.write(json.dumps({"error": error_dict(error)}, separators=(",", ":")) + "\n")
 
     def close(self, summary: Summary) -> None:
         pass
@@ -46,14 +46,14 @@ class JsonWriter:
         self.count += 1
 
     def error(self, error: ClaimError) -> None:
-        self.errors.append(_error_dict(error))
+        self.errors.append(error_dict(error))
 
     def close(self, summary: Summary) -> None:
         self.out.write("\n ],\n \"errors\": " + json.dumps(self.errors) +
                        ",\n \"summary\": " + json.dumps(summary.to_dict()) + "}\n")
 
 
-def _error_dict(error: ClaimError) -> dict:
+def error_dict(error: ClaimError) -> dict:
     return {"kind": error.kind, "source": error.source, "position": error.position,
             "claim_id": error.claim_id,
             "path": error.path, "message": error.message, "text": str(error)}

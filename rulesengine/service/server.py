@@ -1,0 +1,58 @@
+"""Running the service on uvicorn: one process, or a supervisor and N worker processes.
+
+With one worker the app runs in this process and SIGHUP reloads its packs in place. With
+several, uvicorn's supervisor owns the socket and SIGHUP replaces the workers one at a
+time, each new one compiling the packs (from the cache) and taking traffic before the old
+one stops taking it and finishes what it has in flight; a worker whose packs do not compile
+never starts, and the old workers keep serving. The decision log's one writer and the
+metrics folder belong to this process, shared by the workers through the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import uvicorn
+
+from .config import ServiceConfig
+
+_CONFIG_VAR = "RULESENGINE_SERVICE_CONFIG"
+
+
+def app_from_environment():
+    """The app a worker process builds (uvicorn's factory): its settings from this process."""
+    from .app import create_app
+    from .checking import Limits
+    from .keys import ENV_VAR, KeyRing
+
+    data = json.loads(os.environ[_CONFIG_VAR])
+    keys = KeyRing.read(data["keys_file"], os.environ.get(ENV_VAR))
+    return create_app(ServiceConfig(
+        data["pack_dirs"], data["cache"], data["history"], keys, data["keys_required"],
+        Limits(**data["limits"]), None, data["decision_socket"], data["workers"] == 1))
+
+
+def run(settings: dict, host: str, port: int, workers: int, ssl: dict, decision_log: str | None,
+        decision_max_bytes: int, log_level: str = "info") -> None:
+    from .decisions import DecisionWriter
+
+    writer = DecisionWriter(decision_log, decision_max_bytes) if decision_log else None
+    metrics_dir = tempfile.mkdtemp(prefix="rulesengine-metrics-") if workers > 1 else None
+    try:
+        settings = {**settings, "workers": workers,
+                    "decision_socket": writer.address if writer else None}
+        os.environ[_CONFIG_VAR] = json.dumps(settings)
+        if metrics_dir:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            os.environ["RULESENGINE_SUPERVISOR_PID"] = str(os.getpid())
+        uvicorn.run("rulesengine.service.server:app_from_environment", factory=True, host=host,
+                    port=port, workers=workers, log_level=log_level, access_log=False,
+                    timeout_graceful_shutdown=30, **ssl)
+    finally:
+        if writer is not None:
+            writer.close()
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
