@@ -80,7 +80,7 @@ def check(claims, pack_dirs, fmt, output, history_path, record, jobs, cache_dir,
         if jobs > 1:
             keep = fmt in ("text", "html")  # the reports that show from the claim itself
             outcomes = check_files(files, packs, jobs,
-                                   str(history.path) if history is not None else None, keep, cache)
+                                   str(history.address) if history is not None else None, keep, cache)
         else:
             outcomes = _one_by_one(files, packs, history, recording)
         for file, item, result in outcomes:

@@ -27,6 +27,7 @@ from rulesengine.claims.model import Claim
 from rulesengine.language.dates import add_months
 
 from .historyfile import HistoryError, open_file
+from .pghistory import open_database, redacted
 from .lineindex import LineIndex
 
 DEFAULT_PATH = "rulesengine-history.sqlite"
@@ -180,31 +181,24 @@ def resolve_path(explicit: str | Path | None = None) -> Path:
     return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_PATH)
 
 
-class SQLiteHistory:
-    """The history in one SQLite file. Safe to share between threads (one connection,
-    used under a lock); close it, or use it in a ``with`` block.
+class TableHistory:
+    """A history kept in a ``claim_lines`` table of a database (SQLite or PostgreSQL):
+    reading, snapshots, recording. Safe to share between threads (one connection, used
+    under a lock). ``_db`` has the DB-API shape of ``sqlite3`` (``execute`` with ``?``
+    parameters, ``executemany``, ``in_transaction``, ``commit``, ``rollback``); ``_errors``
+    are the database's errors."""
 
-    Each lookup outside a transaction pays SQLite's lock-and-check round trip (a shared
-    lock, a look for a hot journal, the file's change counter, the unlock), which costs
-    more than the indexed read itself: check batches of claims inside ``snapshot()``, which
-    shares one read transaction among them. Inside ``recording()`` every read already
-    shares the recording's transaction.
-    """
+    _errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    path: object  # what messages name it by
+    address: object  # what opens it again (the file, or the URL with its password)
+    writable: bool
 
-    def __init__(self, path: str | Path, create: bool = True):
-        """``create``: the file may be created, and is opened to record into; else it must
-        be a history already and is opened read-only (see ``historyfile``)."""
-        self.path = Path(path)
-        self.writable = create
+    def _start(self, db, columns: str) -> None:
         self._lock = threading.RLock()  # re-entered by reads inside a snapshot or recording
         #: inside a snapshot or a recording: the members' lines read so far (one state of
-        #: the history holds them all); None outside, where every read asks the file
+        #: the history holds them all); None outside, where every read asks the database
         self._read: dict[str, LineIndex] | None = None
-        self._db, self._columns = open_file(self.path, create, _SCHEMA, SCHEMA_VERSION)
-        # up to 64 MiB of pages (SQLite's default is 2 MiB): a run's recording dirties
-        # pages all over the indexes, and a small cache spills them to the file, syncing
-        # the journal, in mid-transaction (check --record ran about 1.4x faster)
-        self._db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+        self._db, self._columns = db, columns
 
     def __enter__(self):
         return self
@@ -216,7 +210,7 @@ class SQLiteHistory:
         self._db.close()
 
     @contextmanager
-    def snapshot(self) -> Iterator[SQLiteHistory]:
+    def snapshot(self) -> Iterator[TableHistory]:
         """Reads inside see one state of the history and share one read transaction.
         While it is open other threads wait and other processes cannot record, so hold it
         for a batch of checks, never while waiting for input or output. Inside a recording
@@ -239,10 +233,10 @@ class SQLiteHistory:
         by the claims that made them."""
         try:
             self._db.commit()
-        except sqlite3.Error:
+        except self._errors:
             try:
                 self._db.rollback()
-            except sqlite3.Error:
+            except self._errors:
                 pass
 
     @contextmanager
@@ -259,7 +253,7 @@ class SQLiteHistory:
                 raise RuntimeError("a recording cannot start inside a snapshot or another recording")
             try:
                 self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway
-            except sqlite3.OperationalError as error:
+            except self._errors as error:
                 raise HistoryError(f"{self.path}: cannot record ({error}): another process "
                                    f"may be recording; try again when it has finished") from None
             self._read = {}
@@ -272,7 +266,7 @@ class SQLiteHistory:
                 self._read = None
             try:
                 self._db.commit()
-            except sqlite3.OperationalError as error:
+            except self._errors as error:
                 self._db.rollback()
                 raise HistoryError(f"{self.path}: nothing recorded: the commit failed ({error})") from None
 
@@ -349,6 +343,30 @@ class SQLiteHistory:
                 "ORDER BY service_date, claim_id, line_number", (member_id,)).fetchall()
 
 
+
+class SQLiteHistory(TableHistory):
+    """The history in one SQLite file. Safe to share between threads (one connection,
+    used under a lock); close it, or use it in a ``with`` block.
+
+    Each lookup outside a transaction pays SQLite's lock-and-check round trip (a shared
+    lock, a look for a hot journal, the file's change counter, the unlock), which costs
+    more than the indexed read itself: check batches of claims inside ``snapshot()``, which
+    shares one read transaction among them. Inside ``recording()`` every read already
+    shares the recording's transaction.
+    """
+
+    def __init__(self, path: str | Path, create: bool = True):
+        """``create``: the file may be created, and is opened to record into; else it must
+        be a history already and is opened read-only (see ``historyfile``)."""
+        self.path = self.address = Path(path)
+        self.writable = create
+        self._start(*open_file(self.path, create, _SCHEMA, SCHEMA_VERSION))
+        # up to 64 MiB of pages (SQLite's default is 2 MiB): a run's recording dirties
+        # pages all over the indexes, and a small cache spills them to the file, syncing
+        # the journal, in mid-transaction (check --record ran about 1.4x faster)
+        self._db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+
+
 def _in_order(line: HistoryLine) -> tuple:
     return (line.service_date, line.claim_id, line.line_number or 0)
 
@@ -371,11 +389,11 @@ def _modifiers(text: str) -> tuple[str, ...]:
 
 
 class Recording:
-    """Claims recorded into an open transaction (``SQLiteHistory.recording``): a claim id
+    """Claims recorded into an open transaction (``TableHistory.recording``): a claim id
     already recorded is replaced, a void (frequency code 8) removes it and records nothing;
     lines without a procedure and claims without a member id are not recorded."""
 
-    def __init__(self, history: SQLiteHistory):
+    def __init__(self, history: TableHistory):
         self.history = history
         #: claims recorded, their lines, how many replaced an earlier copy, voids applied
         self.counts = {"claims": 0, "lines": 0, "replaced": 0, "voided": 0}
@@ -392,10 +410,25 @@ class Recording:
                 f"{_count(c['voided'], 'void')} applied")
 
 
-def open_history(path: str | Path | None = None, create: bool = False) -> SQLiteHistory:
+def open_history(path: str | Path | None = None, create: bool = False) -> TableHistory:
     """The history ``check`` reads: it must exist already (a typo must not check against an
-    empty history and pass every frequency rule), unless ``create`` (to record into it)."""
-    return SQLiteHistory(resolve_path(path), create=create)
+    empty history and pass every frequency rule), unless ``create`` (to record into it).
+    ``path`` is a SQLite file, or a ``postgresql://`` URL (``PostgresHistory``)."""
+    target = str(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+    if target.startswith(("postgresql://", "postgres://")):
+        return PostgresHistory(target, create=create)
+    return SQLiteHistory(Path(target), create=create)
+
+
+class PostgresHistory(TableHistory):
+    """The history in PostgreSQL (``pghistory``): for several processes or hosts."""
+
+    def __init__(self, url: str, create: bool = False):
+        import psycopg  # the database's errors, for the shared transaction handling
+
+        self.address, self.path, self.writable = url, redacted(url), create
+        self._errors = (psycopg.Error,)
+        self._start(*open_database(url, create, _SCHEMA, SCHEMA_VERSION))
 
 
 def _count(n: int, noun: str) -> str:
