@@ -9,7 +9,6 @@ import os
 import shutil
 import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
 
