@@ -257,3 +257,16 @@ def test_the_decision_log_holds_hashed_claim_ids_and_no_claim_data(tmp_path):
     assert records[0]["rules"] == ["MN-VITD-82306"] and records[0]["status"] == "denied"
     text = log.read_text()
     assert DIRTY[0]["claim_id"] not in text and DIRTY[0]["patient"]["member_id"] not in text
+
+
+def test_json_lines_read_as_they_arrive_split_anywhere(api):
+    body = "".join(json.dumps({**DIRTY[n % len(DIRTY)], "claim_id": f"S{n}"}) + "\n"
+                   for n in range(150)).encode()
+
+    def arriving():  # a chunked upload cut in mid-line, mid-character even
+        for at in range(0, len(body), 777):
+            yield body[at:at + 777]
+
+    answer = api.post("/v1/check", content=arriving(), headers={"content-type": "application/x-ndjson"})
+    rows = [json.loads(x) for x in answer.text.splitlines()]
+    assert [r.get("claim_id") for r in rows] == [f"S{n}" for n in range(150)]

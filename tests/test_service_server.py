@@ -126,7 +126,7 @@ def under_traffic(server: Server, reload, settle: float = 1.0) -> list:
     for t in threads:
         t.join()
     assert failures == []
-    assert seen[0] == "2026.3" and seen[-1] == "2026.4"
+    assert seen[0] == "2026.3" and set(seen[-20:]) == {"2026.4"}
     return seen
 
 
@@ -144,7 +144,7 @@ def test_a_broken_pack_on_reload_keeps_the_old_serving(server):
     assert server.client.post("/v1/check", json=DIRTY[0]).json()["pack"]["version"] == "2026.3"
 
 
-def test_two_workers_reload_one_by_one_under_traffic(tmp_path):
+def test_two_workers_reload_in_place_under_traffic(tmp_path):
     server = Server(tmp_path, workers=2)
     try:
         under_traffic(server, lambda: server.client.post("/v1/admin/reload").raise_for_status(), settle=2.0)

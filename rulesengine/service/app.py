@@ -33,7 +33,18 @@ from rulesengine.engine.history import open_history
 from rulesengine.reports.json import error_dict
 
 from . import decisions, metrics
-from .checking import FORMATS, JSONL_TYPE, Batch, LimitHit, check_one, is_single, read
+from .checking import (
+    CHUNK,
+    FORMATS,
+    JSONL_TYPE,
+    Batch,
+    LimitHit,
+    LineSplitter,
+    check_one,
+    is_single,
+    pieces,
+    read,
+)
 from .config import ServiceConfig
 from .keys import presented_key
 from .openapi import openapi_document
@@ -204,39 +215,71 @@ async def _check(state: _State, request: Request) -> Response:
     fmt, media = _format(request)
     if fmt is None:
         return _unsupported(media, request_id)
-    try:
-        body = await _body(state, request)
-    except LimitHit as hit:
-        return _limit_response(hit, request_id)
     served = state.packs.current  # this request's packs, whatever a reload does meanwhile
     source = f"request {request_id}"
-    if is_single(body, fmt):
-        items = list(read(body, fmt, source))
-        if len(items) == 1:
-            request.state.claims = 1
-            outcome = check_one(items[0], served, state.history, state.config.limits, source)
-            return _single_answer(state, outcome, request_id)
-        body_items = iter(items)
+    accept = request.headers.get("accept", "")
+    jsonl = JSONL_TYPE in accept or (fmt == "jsonl" and "application/json" not in accept)
+    batch = Batch(served, state.history, state.config.limits, jsonl, source, request_id,
+                  request.state.started, state.decision_log)
+    if fmt == "jsonl":
+        arriving = _arriving_lines(state, request, source)
     else:
-        body_items = read(body, fmt, source)
-    jsonl = JSONL_TYPE in request.headers.get("accept", "") or (
-        fmt == "jsonl" and "application/json" not in request.headers.get("accept", ""))
-    batch = Batch(body_items, served, state.history, state.config.limits, jsonl, source,
-                  request_id, request.state.started, state.decision_log)
-    try:
-        first = batch.first()
+        try:
+            body = await _body(state, request)
+        except LimitHit as hit:
+            return _limit_response(hit, request_id)
+        if is_single(body, fmt):
+            items = list(read(body, fmt, source))
+            if len(items) == 1:
+                request.state.claims = 1
+                outcome = check_one(items[0], served, state.history, state.config.limits, source)
+                return _single_answer(state, outcome, request_id)
+        arriving = _as_async(pieces(read(body, fmt, source)))
+    try:  # the first piece before the answer begins: a limit hit by then is its status
+        first = batch.answer(await anext(arriving, []))
     except LimitHit as hit:
         return _limit_response(hit, request_id)
 
     async def stream():
         yield first
-        for text in batch.rest():
-            await asyncio.sleep(0)  # let other requests in between chunks
-            yield text
+        try:
+            async for piece in arriving:
+                yield batch.answer(piece)
+                await asyncio.sleep(0)  # let other requests in between pieces
+        except LimitHit as hit:
+            yield batch.cut(hit)
+        else:
+            yield batch.close()
         request.state.claims = batch.count
 
     request.state.claims = batch.count
     return StreamingResponse(stream(), media_type=JSONL_TYPE if jsonl else "application/json")
+
+
+async def _as_async(iterator):
+    for item in iterator:
+        yield item
+
+
+async def _arriving_lines(state: _State, request: Request, source: str):
+    """The claims of a JSON Lines body, a piece as each part of it arrives."""
+    cap = state.config.limits.body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise LimitHit("body-too-large", 413, f"the body is {int(declared)} bytes; this server "
+                       f"takes at most {cap}", "max_body_bytes", cap)
+    splitter, size = LineSplitter(source), 0
+    async for part in request.stream():
+        size += len(part)
+        if size > cap:
+            raise LimitHit("body-too-large", 413, f"the body is over {cap} bytes, the most this "
+                           f"server takes", "max_body_bytes", cap)
+        items = splitter.feed(part)
+        for at in range(0, len(items), CHUNK):
+            yield items[at:at + CHUNK]
+    items = splitter.feed(b"", final=True)
+    if items:
+        yield items
 
 
 def _single_answer(state: _State, outcome, request_id: str) -> Response:
@@ -321,7 +364,7 @@ async def _reload(state: _State, request: Request) -> Response:
                                 "serving were kept", request_id, errors=failed.errors,
                                 packs=state.packs.current.describe())
     supervisor = os.environ.get("RULESENGINE_SUPERVISOR_PID")
-    if supervisor and supervisor.isdigit():  # the other workers: replaced one by one
+    if supervisor and supervisor.isdigit():  # the other workers: the supervisor tells each
         os.kill(int(supervisor), signal.SIGHUP)
     return JSONResponse({"generation": served.generation, "packs": served.describe()})
 

@@ -2,8 +2,10 @@
 request started with, answered in the CLI's JSON, within the server's limits.
 
 One claim (a JSON claim, or a FHIR Claim) is answered with its result; anything else is a
-batch, answered as the CLI's JSON document (``check --format json``) or, when the request
-asks for ``application/x-ndjson``, as its JSON Lines, written as claims are checked. A
+batch, answered as the CLI's JSON document (``check --format json``) or, when it came as
+JSON Lines or asks for ``application/x-ndjson``, as its JSON Lines, written as claims are
+checked. JSON Lines are also read as they arrive (``LineSplitter``); other batches are
+read whole first (within the body limit), then checked and answered a piece at a time. A
 claim that cannot be read is reported in its place and the rest are checked. A limit hit
 before the answer has begun is a problem response (422, 504); one hit after ends the
 answer with a ``problem`` member (JSON) or line (JSON Lines), so a reader never takes a
@@ -13,12 +15,14 @@ cut answer for a whole one.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rulesengine.claims import ClaimError, read_claims_from_stream
+from rulesengine.claims.json import read_json_lines
 from rulesengine.engine.history import snapshot
 from rulesengine.reports import JsonLinesWriter, JsonWriter, Summary
 
@@ -88,11 +92,12 @@ def too_many_lines(claim, limits: Limits, source: str, position: int) -> ClaimEr
 
 
 class Batch:
-    """The answer to a batch, produced a chunk of text at a time (``chunks``)."""
+    """The answer to a batch, a piece of claims at a time: ``answer(items)`` checks a piece
+    and gives its text, ``close()`` the end; ``cut(hit)`` ends an answer a limit stopped."""
 
-    def __init__(self, items: Iterator, served: Served, history, limits: Limits, jsonl: bool,
-                 source: str, request_id: str, started: float, decision_log=None):
-        self.items, self.served, self.history, self.limits = items, served, history, limits
+    def __init__(self, served: Served, history, limits: Limits, jsonl: bool, source: str,
+                 request_id: str, started: float, decision_log=None):
+        self.served, self.history, self.limits = served, history, limits
         self.source, self.request_id, self.started = source, request_id, started
         self.decision_log = decision_log
         self.out = io.StringIO()
@@ -108,53 +113,38 @@ class Batch:
         self.out.truncate()
         return text
 
-    def first(self) -> str:
-        """The first chunk; LimitHit when a limit is hit before any answer is given."""
-        return self._chunk()
-
-    def rest(self) -> Iterator[str]:
-        while True:
-            try:
-                text = self._chunk()
-            except LimitHit as hit:
-                yield self._take() + self._ended_by(hit.body)
-                return
-            if text is None:
-                return
-            yield text
-
-    def _chunk(self) -> str | None:
-        if self.writer is None:
-            return None
+    def answer(self, items: list) -> str:
+        """The text for a piece of claims read; LimitHit past the claims or time limit."""
         entries = []
-        with snapshot(self.history):
-            for _ in range(CHUNK):
-                item = next(self.items, None)
-                if item is None:
-                    self.writer.close(self.summary)
-                    self.writer = None
-                    break
-                self.count += 1
-                if self.count > self.limits.claims:
-                    raise LimitHit("too-many-claims", 422, f"more than {self.limits.claims} claims "
-                                   f"in one request; send them in several", "max_claims",
-                                   self.limits.claims)
-                outcome = self._outcome(item)
-                if isinstance(outcome, ClaimError):
-                    self.summary.add_error(outcome)
-                    self.writer.error(outcome)
-                    metrics.count_error(outcome)
-                else:
-                    self.summary.add(outcome)
-                    self.writer.result(outcome)
-                    metrics.count_result(outcome)
-                entries.append(decisions.record(self.request_id, outcome))
-        if self.decision_log is not None:
-            self.decision_log.send(entries)
-        if self.writer is not None and time.monotonic() - self.started > self.limits.seconds:
+        try:
+            with snapshot(self.history):
+                for item in items:
+                    self.count += 1
+                    if self.count > self.limits.claims:
+                        raise LimitHit("too-many-claims", 422, f"more than {self.limits.claims} "
+                                       f"claims in one request; send them in several",
+                                       "max_claims", self.limits.claims)
+                    outcome = self._outcome(item)
+                    if isinstance(outcome, ClaimError):
+                        self.summary.add_error(outcome)
+                        self.writer.error(outcome)
+                        metrics.count_error(outcome)
+                    else:
+                        self.summary.add(outcome)
+                        self.writer.result(outcome)
+                        metrics.count_result(outcome)
+                    entries.append(decisions.record(self.request_id, outcome))
+        finally:
+            if self.decision_log is not None:
+                self.decision_log.send(entries)
+        if time.monotonic() - self.started > self.limits.seconds:
             raise LimitHit("timeout", 504, f"not finished in {self.limits.seconds:g} s; "
                            f"{self.count} claims were checked", "max_request_seconds",
                            self.limits.seconds)
+        return self._take()
+
+    def close(self) -> str:
+        self.writer.close(self.summary)
         return self._take()
 
     def _outcome(self, item):
@@ -164,9 +154,37 @@ class Batch:
             return too_many_lines(item, self.limits, self.source, self.count)
         return self.served.packs.check(item, self.history, self.source, self.count)
 
-    def _ended_by(self, body: dict) -> str:
-        """The end of a cut answer: the problem in place of what was not answered."""
-        body = {**body, "claims_answered": self.count - 1}
+    def cut(self, hit: LimitHit) -> str:
+        """The end of an answer a limit stopped: the problem in place of what was not answered."""
+        body = {**hit.body, "claims_answered": self.summary.claims + self.summary.errors}
         if self.jsonl:
-            return json.dumps({"problem": body}) + "\n"
-        return "\n ],\n \"problem\": " + json.dumps(body) + "}\n"
+            return self._take() + json.dumps({"problem": body}) + "\n"
+        return self._take() + "\n ],\n \"problem\": " + json.dumps(body) + "}\n"
+
+
+def pieces(items: Iterator, size: int = CHUNK) -> Iterator[list]:
+    """Claims read, ``size`` at a time."""
+    while piece := list(itertools.islice(items, size)):
+        yield piece
+
+
+class LineSplitter:
+    """JSON Lines as the body arrives: each chunk of bytes gives the claims of the lines it
+    completes (numbered as in the whole body), so a long batch is checked as it comes."""
+
+    def __init__(self, source: str):
+        self.source, self._left, self._next = source, b"", 1
+
+    def feed(self, data: bytes, final: bool = False) -> list:
+        data = self._left + data
+        cut = len(data) if final else data.rfind(b"\n") + 1
+        self._left = data[cut:]
+        if not cut:
+            return []
+        text = data[:cut].decode("utf-8", errors="replace")
+        if self._next == 1:
+            text = text.removeprefix("\ufeff")
+        lines = text.splitlines(keepends=True)
+        items = list(read_json_lines(lines, self.source, self._next))
+        self._next += len(lines)
+        return items
