@@ -83,9 +83,9 @@ def test_every_endpoint_over_http_with_a_key(server):
     assert httpx.post(server.url + "/v1/check", json=DIRTY[0]).status_code == 401
     one = c.post("/v1/check", json=DIRTY[0])
     assert one.status_code == 200 and one.json()["status"] == "denied"
-    lines = "".join(json.dumps(x) + "\n" for x in DIRTY)
+    lines = "".join(json.dumps({**DIRTY[n % len(DIRTY)], "claim_id": f"B{n}"}) + "\n" for n in range(1000))
     batch = c.post("/v1/check", content=lines, headers={"content-type": "application/x-ndjson"})
-    assert len(batch.text.splitlines()) == len(DIRTY)
+    assert [json.loads(x)["claim_id"] for x in batch.text.splitlines()] == [f"B{n}" for n in range(1000)]
     x12 = (ROOT / "tests/fixtures/x12/professional-two-claims.837p").read_bytes()
     assert len(c.post("/v1/check", content=x12, headers={"content-type": "application/edi-x12"}).json()["results"]) == 2
     fhir = (ROOT / "tests/fixtures/fhir/claim.json").read_bytes()

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -253,7 +253,20 @@ async def _check(state: _State, request: Request) -> Response:
         request.state.claims = batch.count
 
     request.state.claims = batch.count
-    return StreamingResponse(stream(), media_type=JSONL_TYPE if jsonl else "application/json")
+    return _Streamed(stream(), media_type=JSONL_TYPE if jsonl else "application/json")
+
+
+class _Streamed(StreamingResponse):
+    """A streamed answer written while the request's body is still being read. Starlette's
+    own, on servers of ASGI spec below 2.4 (uvicorn's), watches for the client leaving by
+    reading the request's messages itself, which would swallow the rest of a body read as
+    it arrives; reading the body already says when the client has gone."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await self.stream_response(send)
+        except OSError:
+            raise ClientDisconnect() from None
 
 
 async def _as_async(iterator):

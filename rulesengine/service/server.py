@@ -11,6 +11,7 @@ metrics folder belong to this process, shared by the workers through the environ
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -32,6 +33,12 @@ def app_from_environment():
     from .keys import ENV_VAR, KeyRing
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the app takes it, at its start
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(message)s"))
+    log = logging.getLogger("rulesengine.service")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
     data = json.loads(os.environ[_CONFIG_VAR])
     keys = KeyRing.read(data["keys_file"], os.environ.get(ENV_VAR))
     return create_app(ServiceConfig(
