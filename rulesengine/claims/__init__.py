@@ -16,6 +16,7 @@ from .files import (
            ClaimFile,
            iter_claim_files,
            read_claims,
+           read_claims_from_binary,
            read_claims_from_stream,
            read_claims_from_text,
 )
@@ -23,5 +24,6 @@ from .model import Claim, Line
 from .x12.reader import read_837
 
 __all__ = ["CLAIM_FILE_SUFFIXES", "CLAIM_SCHEMA", "Claim", "ClaimError", "ClaimFile", "Line",
-           "claim_from_data", "iter_claim_files", "read_837", "read_claims", "read_claims_from_stream",
+           "claim_from_data", "iter_claim_files", "read_837", "read_claims", "read_claims_from_binary",
+           "read_claims_from_stream",
            "read_claims_from_text", "validate_claim"]

@@ -123,21 +123,27 @@ class ClaimFile:
             yield from self._from_binary(binary, str(path), CLAIM_FILE_SUFFIXES.get(path.suffix.lower()))
 
     def _from_binary(self, binary, source: str, fmt: str | None) -> Iterator[Claim | ClaimError]:
-        """One binary handle under every reader, so its position is the progress; peeked,
-        never re-opened, so a pipe is read once. utf-8-sig: spreadsheet and Windows exports
-        often start with a byte-order mark; bytes that are not UTF-8 become U+FFFD, which
-        the claim holding them is refused for."""
-        self._binary = binary
-        if fmt is None and _peek(binary).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"ISA"):
-            fmt = "x12"
-        if fmt == "x12":  # X12 837P/837I, read in chunks by its own reader
-            yield from read_837(_text(binary, newline=""), source)
-        elif fmt == "csv":  # newline="", as the csv module needs
-            yield from read_csv_claims(_text(binary, newline=""), source)
-        elif fmt == "json":
-            yield from read_json_stream(_text(binary), source)
-        else:
-            yield from read_claims_from_stream(_text(binary), source, fmt)
+        self._binary = binary  # its position is the progress
+        return read_claims_from_binary(binary, source, fmt)
+
+
+def read_claims_from_binary(binary, source: str = "<input>", fmt: str | None = None
+                            ) -> Iterator[Claim | ClaimError]:
+    """Claims from an open binary handle (a file, standard input, a request's body);
+    ``fmt`` is ``"x12"``, ``"csv"``, ``"json"``, ``"jsonl"`` or None to tell by content.
+    Peeked, never re-opened, so a pipe is read once. utf-8-sig: spreadsheet and Windows
+    exports often start with a byte-order mark; bytes that are not UTF-8 become U+FFFD,
+    which the claim holding them is refused for."""
+    if fmt is None and _peek(binary).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"ISA"):
+        fmt = "x12"
+    if fmt == "x12":  # X12 837P/837I, read in chunks by its own reader
+        yield from read_837(_text(binary, newline=""), source)
+    elif fmt == "csv":  # newline="", as the csv module needs
+        yield from read_csv_claims(_text(binary, newline=""), source)
+    elif fmt == "json":
+        yield from read_json_stream(_text(binary), source)
+    else:
+        yield from read_claims_from_stream(_text(binary), source, fmt)
 
 
 def _peek(binary) -> bytes:

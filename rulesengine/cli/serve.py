@@ -59,8 +59,8 @@ def serve(pack_dirs, host, port, workers, history, keys_file, max_body_bytes, ma
                                f"(--api-keys FILE or ${ENV_VAR}; make one with 'rulesengine "
                                f"api-key new NAME')")
     cache = None if no_cache else str(cache_dir or default_folder())
-    try:  # compile once here: a broken pack is said now, and the workers read the cache
-        ServedPacks(list(pack_dirs), cache)
+    try:  # compile here: a broken pack is said now; one worker serves these, more read the cache
+        packs = ServedPacks(list(pack_dirs), cache)
     except ReloadFailed as failed:
         click.echo("\n".join(failed.errors), err=True)
         sys.exit(EXIT_ERROR)
@@ -70,7 +70,8 @@ def serve(pack_dirs, host, port, workers, history, keys_file, max_body_bytes, ma
     settings = {"pack_dirs": list(pack_dirs), "cache": cache, "history": history,
                 "keys_file": keys_file, "keys_required": bool(len(keys)),
                 "limits": dataclasses.asdict(Limits(max_body_bytes, max_claims, max_lines, max_seconds))}
-    server.run(settings, host, port, workers, ssl, decision_log, decision_log_max_bytes)
+    server.run(settings, host, port, workers, ssl, decision_log, decision_log_max_bytes,
+               packs if workers == 1 else None)
 
 
 @click.group("api-key")

@@ -27,8 +27,8 @@ from rulesengine.claims.model import Claim
 from rulesengine.language.dates import add_months
 
 from .historyfile import HistoryError, open_file
-from .pghistory import open_database, redacted
 from .lineindex import LineIndex
+from .pghistory import open_database, redacted
 
 DEFAULT_PATH = "rulesengine-history.sqlite"
 ENV_VAR = "RULESENGINE_HISTORY"
@@ -178,7 +178,12 @@ _CACHE_KIB = 64 * 1024
 
 def resolve_path(explicit: str | Path | None = None) -> Path:
     """--history PATH, else $RULESENGINE_HISTORY, else rulesengine-history.sqlite here."""
-    return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+    return Path(_named(explicit))
+
+
+def _named(explicit: str | Path | None) -> str:
+    """The history named, as given (a URL must not pass through Path, which folds '//')."""
+    return str(explicit or os.environ.get(ENV_VAR) or DEFAULT_PATH)
 
 
 class TableHistory:
@@ -343,7 +348,6 @@ class TableHistory:
                 "ORDER BY service_date, claim_id, line_number", (member_id,)).fetchall()
 
 
-
 class SQLiteHistory(TableHistory):
     """The history in one SQLite file. Safe to share between threads (one connection,
     used under a lock); close it, or use it in a ``with`` block.
@@ -414,7 +418,7 @@ def open_history(path: str | Path | None = None, create: bool = False) -> TableH
     """The history ``check`` reads: it must exist already (a typo must not check against an
     empty history and pass every frequency rule), unless ``create`` (to record into it).
     ``path`` is a SQLite file, or a ``postgresql://`` URL (``PostgresHistory``)."""
-    target = str(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+    target = _named(path)
     if target.startswith(("postgresql://", "postgres://")):
         return PostgresHistory(target, create=create)
     return SQLiteHistory(Path(target), create=create)
@@ -424,11 +428,11 @@ class PostgresHistory(TableHistory):
     """The history in PostgreSQL (``pghistory``): for several processes or hosts."""
 
     def __init__(self, url: str, create: bool = False):
-        import psycopg  # the database's errors, for the shared transaction handling
-
         self.address, self.path, self.writable = url, redacted(url), create
-        self._errors = (psycopg.Error,)
+        # opened first: it says in words when psycopg is not installed
         self._start(*open_database(url, create, _SCHEMA, SCHEMA_VERSION))
+        import psycopg  # the database's errors, for the shared transaction handling
+        self._errors = (psycopg.Error,)
 
 
 def _count(n: int, noun: str) -> str:

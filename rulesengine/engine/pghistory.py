@@ -31,7 +31,9 @@ class _Connection:
     parameters, ``in_transaction``, and SQLite's two kinds of BEGIN."""
 
     def __init__(self, connection):
+        from psycopg.pq import TransactionStatus
         self._connection = connection
+        self._idle = TransactionStatus.IDLE
 
     def execute(self, sql: str, params=()):
         if sql == "BEGIN":
@@ -47,8 +49,7 @@ class _Connection:
 
     @property
     def in_transaction(self) -> bool:
-        from psycopg.pq import TransactionStatus
-        return self._connection.info.transaction_status != TransactionStatus.IDLE
+        return self._connection.info.transaction_status != self._idle
 
     def commit(self) -> None:
         self._connection.execute("COMMIT")

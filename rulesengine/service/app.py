@@ -23,7 +23,12 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from rulesengine.authoring.explain import explain_claim, render
@@ -55,9 +60,10 @@ log = logging.getLogger("rulesengine.service")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-def create_app(config: ServiceConfig) -> Starlette:
-    """The service for ``config``: packs compiled before the first request is taken."""
-    state = _State(config)
+def create_app(config: ServiceConfig, packs: ServedPacks | None = None) -> Starlette:
+    """The service for ``config``: packs compiled before the first request is taken
+    (``packs``, when the caller has compiled them already)."""
+    state = _State(config, packs)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -79,16 +85,15 @@ def create_app(config: ServiceConfig) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={404: _not_found, 405: _not_allowed})
-    app.state.service = state
     return app
 
 
 class _State:
     """What the handlers share: the packs in service, the history, the keys, the log."""
 
-    def __init__(self, config: ServiceConfig):
+    def __init__(self, config: ServiceConfig, packs: ServedPacks | None):
         self.config = config
-        self.packs = ServedPacks(config.pack_dirs, config.cache)
+        self.packs = packs or ServedPacks(config.pack_dirs, config.cache)
         self.history = open_history(config.history) if config.history else None
         self.decision_log = None
         self._own_writer = None
@@ -163,7 +168,7 @@ def _handler(state: _State, endpoint, scope: str | None):
 def _refused(state: _State, request: Request, scope: str | None, request_id: str):
     if scope is None or not state.config.keys_required:
         return None
-    key = state.config.keys.find(_presented(request))
+    key = state.config.keys.find(presented_key(request.headers))
     if key is None:
         return problem_response("unauthorized", 401, "send a valid API key as 'Authorization: "
                                 "Bearer KEY' (or X-API-Key)", request_id,
@@ -174,25 +179,24 @@ def _refused(state: _State, request: Request, scope: str | None, request_id: str
     return None
 
 
-def _presented(request: Request):
-    return presented_key(request.headers)
-
-
-async def _body(state: _State, request: Request) -> bytes:
-    """The whole body, refused past the size limit as soon as it is known to be over."""
+async def _body_parts(state: _State, request: Request):
+    """The body as it arrives, refused past the size limit as soon as it is known to be over."""
     cap = state.config.limits.body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > cap:
         raise LimitHit("body-too-large", 413, f"the body is {int(declared)} bytes; this server "
                        f"takes at most {cap}", "max_body_bytes", cap)
-    parts, size = [], 0
+    size = 0
     async for part in request.stream():
         size += len(part)
         if size > cap:
             raise LimitHit("body-too-large", 413, f"the body is over {cap} bytes, the most this "
                            f"server takes", "max_body_bytes", cap)
-        parts.append(part)
-    return b"".join(parts)
+        yield part
+
+
+async def _body(state: _State, request: Request) -> bytes:
+    return b"".join([part async for part in _body_parts(state, request)])
 
 
 def _format(request: Request):
@@ -233,7 +237,10 @@ async def _check(state: _State, request: Request) -> Response:
             if len(items) == 1:
                 request.state.claims = 1
                 outcome = check_one(items[0], served, state.history, state.config.limits, source)
-                return _single_answer(state, outcome, request_id)
+                over = not isinstance(items[0], ClaimError) and \
+                    len(items[0].lines) > state.config.limits.lines
+                extra = limit("max_lines_per_claim", state.config.limits.lines) if over else {}
+                return _single_answer(state, outcome, request_id, extra)
         arriving = _as_async(pieces(read(body, fmt, source)))
     try:  # the first piece before the answer begins: a limit hit by then is its status
         first = batch.answer(await anext(arriving, []))
@@ -276,17 +283,8 @@ async def _as_async(iterator):
 
 async def _arriving_lines(state: _State, request: Request, source: str):
     """The claims of a JSON Lines body, a piece as each part of it arrives."""
-    cap = state.config.limits.body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > cap:
-        raise LimitHit("body-too-large", 413, f"the body is {int(declared)} bytes; this server "
-                       f"takes at most {cap}", "max_body_bytes", cap)
-    splitter, size = LineSplitter(source), 0
-    async for part in request.stream():
-        size += len(part)
-        if size > cap:
-            raise LimitHit("body-too-large", 413, f"the body is over {cap} bytes, the most this "
-                           f"server takes", "max_body_bytes", cap)
+    splitter = LineSplitter(source)
+    async for part in _body_parts(state, request):
         items = splitter.feed(part)
         for at in range(0, len(items), CHUNK):
             yield items[at:at + CHUNK]
@@ -295,15 +293,13 @@ async def _arriving_lines(state: _State, request: Request, source: str):
         yield items
 
 
-def _single_answer(state: _State, outcome, request_id: str) -> Response:
+def _single_answer(state: _State, outcome, request_id: str, extra: dict) -> Response:
     if state.decision_log is not None:
         state.decision_log.send([decisions.record(request_id, outcome)])
     if isinstance(outcome, ClaimError):
         metrics.count_error(outcome)
         kind, status = ("unreadable-claim", 422) if outcome.kind in ("unreadable", "no-pack") \
             else ("not-checked", 500 if outcome.kind == "internal" else 503)
-        extra = limit("max_lines_per_claim", state.config.limits.lines) \
-            if "limit max_lines_per_claim" in outcome.message else {}
         return problem_response(kind, status, str(outcome), request_id,
                                 errors=[error_dict(outcome)], **extra)
     metrics.count_result(outcome)
@@ -336,17 +332,19 @@ async def _explain(state: _State, request: Request) -> Response:
             continue
         outcome = checked_or_error(lambda c, p=pack: explain_claim(p, c, rule_id, state.history),
                                    item, source, position)
-        (errors if isinstance(outcome, ClaimError) else explained).append((pack, outcome))
+        if isinstance(outcome, ClaimError):
+            errors.append(outcome)
+        else:
+            explained.append((pack, outcome))
     request.state.claims = len(explained) + len(errors)
     if not explained and errors:
-        first = errors[0][1] if isinstance(errors[0], tuple) else errors[0]
-        return problem_response("unreadable-claim", 422, str(first), request_id,
-                                errors=[error_dict(e[1] if isinstance(e, tuple) else e) for e in errors])
+        return problem_response("unreadable-claim", 422, str(errors[0]), request_id,
+                                errors=[error_dict(e) for e in errors])
     if "text/plain" in request.headers.get("accept", ""):
         text = "".join(render([x], pack.info) for pack, x in explained)
         return PlainTextResponse(text)
     return JSONResponse({"explanations": [x.to_dict() for _, x in explained],
-                         "errors": [error_dict(e[1] if isinstance(e, tuple) else e) for e in errors]})
+                         "errors": [error_dict(e) for e in errors]})
 
 
 async def _packs(state: _State, request: Request) -> Response:

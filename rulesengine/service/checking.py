@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rulesengine.claims import ClaimError, read_claims_from_stream
+from rulesengine.claims import ClaimError, read_claims_from_binary
 from rulesengine.claims.json import read_json_lines
 from rulesengine.engine.history import snapshot
 from rulesengine.reports import JsonLinesWriter, JsonWriter, Summary
@@ -69,26 +69,25 @@ def is_single(body: bytes, fmt: str) -> bool:
 
 
 def read(body: bytes, fmt: str, source: str) -> Iterator:
-    newline = "" if fmt in ("x12", "csv") else None
-    stream = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8-sig", errors="replace",
-                              newline=newline)
-    return read_claims_from_stream(stream, source, fmt)
+    return read_claims_from_binary(io.BytesIO(body), source, fmt)
 
 
-def check_one(item, served: Served, history, limits: Limits, source: str):
-    """A Result or ClaimError for one claim read."""
+def outcome(item, served: Served, history, limits: Limits, source: str, position: int):
+    """A Result or ClaimError for one claim read: refused over the lines limit, else checked
+    by the pack of its payer."""
     if isinstance(item, ClaimError):
         return item
     if len(item.lines) > limits.lines:
-        return too_many_lines(item, limits, source, 1)
+        return ClaimError(source, position, item.claim_id, "$.lines",
+                          f"{len(item.lines)} lines; this server takes at most {limits.lines} "
+                          f"lines a claim (limit max_lines_per_claim)")
+    return served.packs.check(item, history, source, position)
+
+
+def check_one(item, served: Served, history, limits: Limits, source: str):
+    """A Result or ClaimError for the one claim of a request."""
     with snapshot(history):
-        return served.packs.check(item, history, source, 1)
-
-
-def too_many_lines(claim, limits: Limits, source: str, position: int) -> ClaimError:
-    return ClaimError(source, position, claim.claim_id, "$.lines",
-                      f"{len(claim.lines)} lines; this server takes at most {limits.lines} "
-                      f"lines a claim (limit max_lines_per_claim)")
+        return outcome(item, served, history, limits, source, 1)
 
 
 class Batch:
@@ -124,16 +123,17 @@ class Batch:
                         raise LimitHit("too-many-claims", 422, f"more than {self.limits.claims} "
                                        f"claims in one request; send them in several",
                                        "max_claims", self.limits.claims)
-                    outcome = self._outcome(item)
-                    if isinstance(outcome, ClaimError):
-                        self.summary.add_error(outcome)
-                        self.writer.error(outcome)
-                        metrics.count_error(outcome)
+                    answer = outcome(item, self.served, self.history, self.limits, self.source,
+                                     self.count)
+                    if isinstance(answer, ClaimError):
+                        self.summary.add_error(answer)
+                        self.writer.error(answer)
+                        metrics.count_error(answer)
                     else:
-                        self.summary.add(outcome)
-                        self.writer.result(outcome)
-                        metrics.count_result(outcome)
-                    entries.append(decisions.record(self.request_id, outcome))
+                        self.summary.add(answer)
+                        self.writer.result(answer)
+                        metrics.count_result(answer)
+                    entries.append(decisions.record(self.request_id, answer))
         finally:
             if self.decision_log is not None:
                 self.decision_log.send(entries)
@@ -146,13 +146,6 @@ class Batch:
     def close(self) -> str:
         self.writer.close(self.summary)
         return self._take()
-
-    def _outcome(self, item):
-        if isinstance(item, ClaimError):
-            return item
-        if len(item.lines) > self.limits.lines:
-            return too_many_lines(item, self.limits, self.source, self.count)
-        return self.served.packs.check(item, self.history, self.source, self.count)
 
     def cut(self, hit: LimitHit) -> str:
         """The end of an answer a limit stopped: the problem in place of what was not answered."""

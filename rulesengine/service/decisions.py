@@ -33,7 +33,7 @@ def claim_hash(claim_id: str | None) -> str | None:
     return hashlib.sha256(claim_id.encode("utf-8")).hexdigest() if claim_id else None
 
 
-def record(request_id: str, outcome, pack=None) -> dict:
+def record(request_id: str, outcome) -> dict:
     """The record of one claim's answer: a Result or a ClaimError."""
     entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
              "request_id": request_id, "claim": claim_hash(outcome.claim_id)}

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 
 from prometheus_client import (
-    disable_created_metrics,
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )

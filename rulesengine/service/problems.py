@@ -21,16 +21,12 @@ TITLES = {
     "not-found": "No such endpoint",
     "method-not-allowed": "Method not allowed",
     "unsupported-media-type": "This content type is not taken",
-    "not-acceptable": "This response type cannot be given",
     "body-too-large": "The request body is over the limit",
     "too-many-claims": "The request has more claims than the limit",
-    "too-many-lines": "A claim has more lines than the limit",
     "unreadable-claim": "The claim could not be read",
     "not-checked": "The claim was not checked",
-    "bad-request": "The request is not valid",
     "timeout": "The request took longer than the limit",
     "reload-failed": "The packs did not reload; the packs serving were kept",
-    "not-ready": "The packs are not compiled yet",
     "internal": "Internal error",
 }
 

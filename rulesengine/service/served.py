@@ -11,8 +11,7 @@ kept, to be reported by the reload call, ``/readyz`` and the log.
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rulesengine.language.diagnostics import PackError
 from rulesengine.packs import CompiledPack, PackSet, load_pack
@@ -25,7 +24,6 @@ class Served:
 
     packs: PackSet
     generation: int
-    loaded_at: float = field(default_factory=time.time)
 
     def describe(self) -> list[dict]:
         return [pack.info.to_dict() for pack in self.packs.packs]

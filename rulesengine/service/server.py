@@ -14,9 +14,8 @@ import json
 import logging
 import os
 import shutil
-import tempfile
-
 import signal
+import tempfile
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -26,8 +25,9 @@ from .config import ServiceConfig
 _CONFIG_VAR = "RULESENGINE_SERVICE_CONFIG"
 
 
-def app_from_environment():
-    """The app a worker process builds (uvicorn's factory): its settings from this process."""
+def app_from_environment(packs=None):
+    """The app a worker process builds (uvicorn's factory): its settings from this process;
+    ``packs`` when this process has compiled them already."""
     from .app import create_app
     from .checking import Limits
     from .keys import ENV_VAR, KeyRing
@@ -43,11 +43,13 @@ def app_from_environment():
     keys = KeyRing.read(data["keys_file"], os.environ.get(ENV_VAR))
     return create_app(ServiceConfig(
         data["pack_dirs"], data["cache"], data["history"], keys, data["keys_required"],
-        Limits(**data["limits"]), None, data["decision_socket"], reload_on_hup=True))
+        Limits(**data["limits"]), None, data["decision_socket"], reload_on_hup=True), packs)
 
 
 def run(settings: dict, host: str, port: int, workers: int, ssl: dict, decision_log: str | None,
-        decision_max_bytes: int, log_level: str = "info") -> None:
+        decision_max_bytes: int, packs=None, log_level: str = "info") -> None:
+    """Serve until stopped. ``packs``: the packs already compiled here, which one worker
+    (this process) serves as they are; several workers compile their own from the cache."""
     from .decisions import DecisionWriter
 
     writer = DecisionWriter(decision_log, decision_max_bytes) if decision_log else None
@@ -59,12 +61,13 @@ def run(settings: dict, host: str, port: int, workers: int, ssl: dict, decision_
         if metrics_dir:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
             os.environ["RULESENGINE_SUPERVISOR_PID"] = str(os.getpid())
-        config = uvicorn.Config("rulesengine.service.server:app_from_environment", factory=True,
-                                host=host, port=port, workers=workers, log_level=log_level,
-                                access_log=False, timeout_graceful_shutdown=30, **ssl)
+        common = {"host": host, "port": port, "log_level": log_level, "access_log": False,
+                  "timeout_graceful_shutdown": 30, **ssl}
         if workers == 1:
-            uvicorn.Server(config).run()
+            uvicorn.Server(uvicorn.Config(app_from_environment(packs), **common)).run()
         else:
+            config = uvicorn.Config("rulesengine.service.server:app_from_environment",
+                                    factory=True, workers=workers, **common)
             _Supervisor(config, sockets=[config.bind_socket()]).run()
     finally:
         if writer is not None:
