@@ -22,7 +22,7 @@ import rulesengine
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "rulesengine"
-ROOMS = ["codes", "claims", "language", "engine", "packs", "reports", "authoring", "cms", "service", "cli"]
+ROOMS = ["codes", "claims", "language", "engine", "packs", "reports", "authoring", "cms", "service", "spark", "cli"]
 
 _LINT = ("import sys; from importlinter.cli import lint_imports; "
          "sys.exit(lint_imports(config_filename='pyproject.toml', no_logo=True, no_cache=True))")

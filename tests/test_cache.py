@@ -19,8 +19,8 @@ from rulesengine.packs import cache
 ROOT = Path(__file__).resolve().parents[1]
 MEDICARE = ROOT / "payer_rules" / "medicare"
 ACME = ROOT / "payer_rules" / "acme-commercial"
-CLAIMS = [c for c in rulesengine.read_claims(ROOT / "examples" / "claims")
-          if not isinstance(c, rulesengine.ClaimError)]
+CLAIMS = [c for path in sorted((ROOT / "examples" / "claims").glob("*.json"))
+          for c in rulesengine.read_claims(path) if not isinstance(c, rulesengine.ClaimError)]
 
 
 def results(pack) -> list[dict]:
@@ -128,3 +128,59 @@ def test_the_default_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache.default_folder() == tmp_path / "xdg" / "rulesengine"
     assert os.environ.get("RULESENGINE_CACHE") is None
+
+
+def test_a_pack_extending_a_missing_pack_is_told_as_without_the_cache(tmp_path):
+    # the cache's key reads the packs extended; a missing one is the load's to report, with
+    # the line of pack.yaml that names it (it was a bare "No such file or directory")
+    import shutil
+    shutil.copytree(ACME, tmp_path / "acme-commercial")
+    with pytest.raises(rulesengine.PackError) as caught:
+        cache.load_cached(tmp_path / "acme-commercial", tmp_path / "cache")
+    assert "is not a rule pack: it has no pack.yaml" in str(caught.value)
+    assert "pack.yaml:5:11" in str(caught.value)
+
+
+@pytest.mark.parametrize("pack_dir", [MEDICARE, ACME])
+def test_a_pack_as_bytes_checks_as_the_pack_it_was_made_from(pack_dir, tmp_path):
+    # what travels to a Spark executor: no file of the pack is read where it is made again
+    pack = rulesengine.load_pack(pack_dir)
+    data = cache.pack_bytes(pack)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.chdir(elsewhere)
+    try:
+        again = cache.pack_from_bytes(data)
+    finally:
+        os.chdir(ROOT)
+    assert again.info == pack.info
+    assert results(again) == results(pack)
+    assert any(r["findings"] for r in results(again))
+
+
+def test_a_pack_as_bytes_carries_its_code_sets(tmp_path):
+    pack_dir = corpus.write_pack(tmp_path / "p", """
+        rule DX-VALID "Every diagnosis a line points to is billable on its date"
+          category code_validity
+          for each line
+          require all line.diagnosis is valid
+          else deny line CO-16 M76 "{line.diagnosis} not billable on {line.service_date}"
+        """)
+    (pack_dir / "codesets").mkdir()
+    # a constructed code set for FY2025 in which E11.A (billable only from FY2026) is billable
+    (pack_dir / "codesets" / "icd10cm-2024-10-01.txt").write_text("E11 header\nE11A\n")
+    pack = rulesengine.load_pack(pack_dir)
+    data = cache.pack_bytes(pack)
+    (pack_dir / "codesets" / "icd10cm-2024-10-01.txt").unlink()  # made again without the file
+    again = cache.pack_from_bytes(data)
+    for diagnosis, denied in (("E11.A", False), ("G35", True)):
+        claim = corpus.build_claim(claim_id="D1", diagnoses=[diagnosis], received_date="2025-03-03",
+                                   lines=[{"procedure": "99213", "service_date": "2025-03-03"}])
+        assert again.check(claim).to_dict() == pack.check(claim).to_dict()
+        assert bool(again.check(claim).findings) is denied
+
+
+def test_bytes_that_are_not_a_pack_are_refused():
+    for data in (b"not json", b"[]", b'{"key": "x"}'):
+        with pytest.raises(ValueError, match="not a pack's bytes"):
+            cache.pack_from_bytes(data)

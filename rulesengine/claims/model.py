@@ -112,7 +112,7 @@ def _line(raw: dict, claim_diagnoses: tuple[str, ...]) -> Line:
         procedure=normalize("hcpcs", procedure) if procedure else None,
         modifiers=tuple(normalize("modifier", m) for m in raw.get("modifiers") or ()),
         units=_number(raw.get("units", 1)),
-        charge=raw.get("charge"),
+        charge=_number(raw.get("charge")),
         service_date=date.fromisoformat(raw["service_date"]),
         service_date_to=_date(raw.get("service_date_to")),
         diagnosis_pointers=pointers,

@@ -108,6 +108,18 @@ class MemoryHistory:
         for claim in claims:
             self.add(claim)
 
+    @classmethod
+    def of_lines(cls, lines: Iterable[tuple[str, HistoryLine]]) -> MemoryHistory:
+        """A history of lines recorded elsewhere, as (member id, line) pairs: a Spark
+        executor's, say, given a claim's member's lines by a join."""
+        history = cls()
+        for member_id, line in lines:
+            key = (member_id, line.procedure)
+            history._lines.setdefault(key, []).append(line)
+            history._keys.setdefault(line.claim_id, set()).add(key)
+            history._members.setdefault(member_id, set()).add(key)
+        return history
+
     def add(self, claim: Claim) -> None:
         """Record a claim: its lines replace any recorded under its id; a void removes them."""
         self.remove(claim.claim_id)

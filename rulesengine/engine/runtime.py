@@ -71,7 +71,9 @@ class RuleFacts:
     found_fields: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, rule: ast.Rule, pack: str, pack_dir: Path) -> "RuleFacts":
+    def of(cls, rule: ast.Rule, pack: str, pack_dir: Path, shown_file: str | None = None) -> "RuleFacts":
+        """The facts of a rule of ``pack`` read from ``pack_dir``; ``shown_file`` names its
+        file as findings show it, when worked out where the pack was loaded (``shown_path``)."""
         paths: list[str] = []
         for part in (rule.guard, rule.where,
                      rule.check.condition if isinstance(rule.check, ast.Require) else None):
@@ -90,7 +92,7 @@ class RuleFacts:
             paths = [p for p in paths if not FIELDS[p].needs_line]
         template = rule.action.message.value if rule.action.message else None
         action = rule.action
-        source_file = shown_path(Path(rule.pos.file), pack_dir)
+        source_file = shown_file or shown_path(Path(rule.pos.file), pack_dir)
         constant = (rule.id, rule.category.name if rule.category else "", action.severity,
                     action.scope == "line", action.group_code, action.carc,
                     tuple(r.text for r in action.rarcs), source_file, rule.pos.line,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import orjson
 
-from rulesengine.codes.icd10cm import Editions
+from rulesengine.codes.icd10cm import Edition, Editions
 from rulesengine.engine.checked import CheckedPack, TableData
 from rulesengine.engine.checks import pair_spans
 from rulesengine.engine.results import PackInfo
@@ -86,6 +86,8 @@ def pack_key(pack_dir: Path) -> str:
             if file.resolve().is_relative_to(layer.resolve()):  # a link out is refused by the load
                 with file.open("rb") as handle:
                     digest.update(hashlib.file_digest(handle, "sha256").digest())
+        if not (layer / "pack.yaml").is_file():
+            continue  # not a pack: loading it says so, where it is named
         meta, _, _ = read_meta(layer / "pack.yaml", {})
         for name in meta.get("extends") or []:
             if isinstance(name, str):
@@ -95,10 +97,13 @@ def pack_key(pack_dir: Path) -> str:
 
 # ---- an entry: the pack as plain data ---------------------------------------------------------
 
-def _entry(pack: CompiledPack, key: str) -> dict:
+def _entry(pack: CompiledPack, key: str, whole: bool = False) -> dict:
+    """A pack as plain data. ``whole``: needing none of the pack's files to be used (every
+    table's rows, the code sets' codes and each rule's file as findings show it), for a
+    pack sent to another machine."""
     checked: CheckedPack = pack._checked
-    only_pairs = _read_only_as_pairs(checked.rules)
-    return {
+    only_pairs = set() if whole else _read_only_as_pairs(checked.rules)
+    entry = {
         "key": key, "info": dataclasses.asdict(pack.info), "meta": pack.meta, "layers": pack.layers,
         "disabled": pack.disabled, "folder": pack.folder,
         "rules": [_plain(rule) for rule in checked.rules],
@@ -108,6 +113,36 @@ def _entry(pack: CompiledPack, key: str) -> dict:
         "facts": pack.rule_layers,
         "codesets": pack.codeset_files,
     }
+    if whole:
+        entry["codesets"] = []
+        entry["editions"] = [_edition(Path(file), Path(folder)) for file, folder in pack.codeset_files]
+        entry["shown"] = [pack.facts(rule).source_file for rule in checked.rules]
+    return entry
+
+
+def _edition(file: Path, folder: Path) -> dict:
+    edition, _ = read_edition(file, folder)  # the pack loaded, so its code sets read
+    return {"start": edition.start.isoformat(), "label": edition.label, "codes": edition.codes}
+
+
+def pack_bytes(pack: CompiledPack) -> bytes:
+    """The pack whole as bytes (plain JSON, as a cache entry: no code in it), to be made
+    again by ``pack_from_bytes`` where its files are not: on a Spark executor, say. Its
+    findings name the rule files as they do here."""
+    return orjson.dumps(_entry(pack, pack.info.hash, whole=True))
+
+
+def pack_from_bytes(data: bytes) -> CompiledPack:
+    """The pack ``pack_bytes`` made; ValueError when ``data`` is not one."""
+    try:
+        entry = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise ValueError(f"not a pack's bytes: {error}") from None
+    with collector_paused():
+        pack = _pack_from(entry, None, None) if isinstance(entry, dict) and "editions" in entry else None
+    if pack is None:
+        raise ValueError("not a pack's bytes (made by pack_bytes of this rulesengine version)")
+    return pack
 
 
 def _plain(value):
@@ -215,8 +250,16 @@ def _read(entry: Path, key: str, pack_dir: Path) -> CompiledPack | None:
                 hasattr(os, "getuid") and status.st_uid != os.getuid()):
             return None  # another user's, or one others could have changed
         data = orjson.loads(entry.read_bytes())
-        if not isinstance(data, dict) or data.get("key") != key:
-            return None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    return _pack_from(data, pack_dir, key)
+
+
+def _pack_from(data: dict, pack_dir: Path | None, key: str | None) -> CompiledPack | None:
+    """The pack an entry's data stands for; None when it is not one to be trusted."""
+    try:
         rules = [_built(r) for r in data["rules"]]
         valuesets = {name: _built(vs) for name, vs in data["valuesets"].items()}
         if not all(isinstance(r, ast.Rule) for r in rules) or not all(
@@ -229,14 +272,20 @@ def _read(entry: Path, key: str, pack_dir: Path) -> CompiledPack | None:
             if edition is None or problems:
                 return None
             editions[edition.start] = edition
+        for whole in data.get("editions", ()):
+            codes = {str(code): bool(billable) for code, billable in whole["codes"].items()}
+            edition = Edition(date.fromisoformat(whole["start"]), str(whole["label"]),
+                              lambda codes=codes: codes)
+            editions[edition.start] = edition
         checked = CheckedPack(rules, valuesets, tables, Editions(editions.values()))
-        facts = {version_key(rule): RuleFacts.of(rule, layer, Path(source))
-                 for rule, (layer, source) in zip(rules, data["facts"], strict=True)}
+        shown = data.get("shown") or [None] * len(rules)
+        facts = {version_key(rule): RuleFacts.of(rule, layer, Path(source), file)
+                 for rule, (layer, source), file in zip(rules, data["facts"], shown, strict=True)}
         pack = CompiledPack(PackInfo(**data["info"]), data["meta"], checked, facts,
                             data["layers"], {k: tuple(v) for k, v in data["disabled"].items()})
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
         return None
-    pack.folder = str(pack_dir)
+    pack.folder = str(pack_dir) if pack_dir is not None else data.get("folder")
     pack.rule_layers, pack.codeset_files = data["facts"], data["codesets"]
     return pack
 
