@@ -8,7 +8,8 @@ JSON Lines) into a temporary folder, then:
 
 * ``rulesengine check CLAIMS --pack P --format jsonl -o OUT --jobs 2`` as a process: wall
   time from start to exit (loading the pack from its cache included);
-* Spark: the session's start-up; then the job ``spark.read.text(CLAIMS)`` ->
+* Spark: the session's start-up and a first job of 2,000 claims (the Python workers
+  start and make the packs: what any run pays once); then the job ``spark.read.text(CLAIMS)`` ->
   ``check_claims`` -> results, findings and errors written as Parquet (one check of each
   claim: the checked rows are kept between the three writes), timed from the job's first
   line to its last write;
@@ -71,6 +72,17 @@ def spark_run(spark, claims: Path, pack: Path, out: Path) -> tuple[float, int, i
     return seconds, counted[0], counted[1], loads
 
 
+def first_job(spark, claims: Path, pack: Path) -> tuple[float, int]:
+    """(wall seconds, pack loads) of a first small job: Spark starts its Python workers and
+    they make the packs, once, as the first job of any run does."""
+    from rulesengine.spark import check_claims
+
+    started = time.perf_counter()
+    checked = check_claims(spark.read.text(str(claims)).limit(2000).repartition(2), pack, persist=False)
+    checked.kept.write.format("noop").mode("overwrite").save()
+    return time.perf_counter() - started, checked.pack_loads.value
+
+
 def main(argv=None) -> int:
     options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     options.add_argument("--claims", type=int, default=1_000_000)
@@ -98,12 +110,13 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         from pyspark.sql import SparkSession
         spark = (SparkSession.builder.master("local[2]").appName("rulesengine-benchmark")
-                 .config("spark.ui.enabled", "false")
+                 .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                  .config("spark.driver.memory", "4g")
                  .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(args.batch))
                  .getOrCreate())
         spark.sparkContext.setLogLevel("ERROR")
         session = time.perf_counter() - started
+        warm_up, first_loads = first_job(spark, claims, pack)
         spark_seconds, findings, errors, loads = spark_run(spark, claims, pack, folder / "spark")
         spark.stop()
         if (findings, errors) != (cli_findings, cli_errors):
@@ -111,10 +124,13 @@ def main(argv=None) -> int:
                              f"{cli_findings:,} and {cli_errors:,}")
         rate = count / spark_seconds
         print(f"  Spark local[2]:             {spark_seconds:.1f} s, {rate:,.0f} claims/s "
-              f"(same {findings:,} findings, {errors:,} errors; packs made {loads} times)")
-        print(f"  Spark start-up: {session:.1f} s for the session (JVM), not in the job's time")
+              f"(same {findings:,} findings, {errors:,} errors)")
+        print(f"  Spark start-up: {session:.1f} s for the session (the JVM), {warm_up:.1f} s for a "
+              f"first job of 2,000 claims (Python workers started, packs made {first_loads} times); "
+              f"packs made {loads} more times in the day's job")
+        start_up = session + warm_up
         print(f"  ratio Spark / CLI: {cli_seconds / spark_seconds:.2f}x the CLI's claims/s "
-              f"({cli_seconds / (spark_seconds + session):.2f}x with the session's start-up)")
+              f"({cli_seconds / (spark_seconds + start_up):.2f}x with the start-up)")
         print(f"  per core: {rate / 2:,.0f} claims/s in Spark, {count / cli_seconds / 2:,.0f} in the CLI")
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -25,7 +25,7 @@ def start(batch: int = 10_000, partitions: int = 4):
 
     os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     spark = (SparkSession.builder.master("local[2]").appName("rulesengine-tests")
-             .config("spark.ui.enabled", "false")
+             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", str(partitions))
              .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch))
              .config("spark.driver.memory", "1g")

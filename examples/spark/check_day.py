@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     args = options.parse_args(argv)
     packs, output = args.packs, args.output
     spark = SparkSession.builder.appName("rulesengine check_day").getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
     started = time.perf_counter()
 
     read_errors, read = None, None

@@ -19,7 +19,6 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructType
 
-from rulesengine.engine.history import HistoryRequired
 from rulesengine.packs import CompiledPack, PackSet
 from rulesengine.packs.cache import load_cached, pack_bytes
 
@@ -80,11 +79,10 @@ def check_claims(df: DataFrame, packs: PackLike | PackSet | Iterable[PackLike],
     """
     pack_set = _pack_set(packs)
     needing = [p for p in pack_set.packs if p.history_rules]
-    if needing and history is None:
-        error = HistoryRequired(needing[0].id, needing[0].history_rules)
-        raise ValueError(f"{error.pack}: these rules read the claim history "
-                         f"({', '.join(error.rule_ids)}): pass history=DataFrame of earlier "
-                         f"claim lines (rulesengine.spark.history_lines makes one from claims)")
+    if needing and history is None:  # answering would pass every such rule
+        raise ValueError(f"pack {needing[0].id} has rules that read the claim history "
+                         f"({', '.join(needing[0].history_rules)}): pass history=DataFrame of "
+                         f"earlier claim lines (rulesengine.spark.history_lines makes one from claims)")
     claim, json_text, member = _claim_column(df, column)
     source = F.col("source").cast("string") if "source" in df.columns else F.input_file_name()
     position = F.col("position").cast("long") if "position" in df.columns else F.lit(None).cast("long")
@@ -124,14 +122,13 @@ def _pack_set(packs) -> PackSet:
 
 def _claim_column(df: DataFrame, column: str | None) -> tuple[Column, bool, Column]:
     """(the claim, whether it is JSON text, the member id to join the history by)."""
-    types = dict((f.name, f.dataType) for f in df.schema.fields)
+    types = {f.name: f.dataType for f in df.schema.fields}
     if column is None and {"claim_id", "lines"} <= types.keys():
         names = [f.name for f in CLAIM.fields if f.name in types]
         return (F.struct(*names), False, F.col("patient.member_id").cast("string")
                 if "patient" in types else F.lit(None).cast("string"))
     if column is None:
-        text = [name for name, kind in types.items() if isinstance(kind, StringType)
-                and name not in ("source",)]
+        text = [name for name, kind in types.items() if isinstance(kind, StringType) and name != "source"]
         if len(text) != 1:
             raise ValueError(
                 "cannot tell which column holds the claims: give column= (a string column of "
