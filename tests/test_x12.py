@@ -584,3 +584,17 @@ def test_sample_coordination_of_benefits_does_not_leak_into_the_claim():
     assert claim["patient"] == {"member_id": "222334444", "birth_date": "1973-05-01", "sex": "M"}
     assert claim["rendering_provider"] == {"npi": "1999996666", "taxonomy": "204C00000X"}
     assert [ln["icd9_diagnosis_pointers"] for ln in claim["lines"]] == [[1, 2, 3, 4], [1, 2], [1, 2]]
+
+
+@pytest.mark.parametrize("start", ["GS*HC*SUBMITTER01*RECEIVER01*20260120*0930*101*X*005010X222A2~",
+                                   "ST*837*0001*005010X222A2~"])
+def test_a_file_that_starts_inside_the_envelope_is_told_as_x12(tmp_path, start):
+    # a clearinghouse export cut from its ISA: X12's words, not a CSV header's
+    from rulesengine.claims import read_claims, read_claims_from_binary
+    path = tmp_path / "cut.txt"
+    path.write_text(start + "\nBHT*0019*00*BATCH0001*20260120*0930*CH~\n")
+    for read in (lambda: read_claims(path), lambda: read_claims_from_binary(io.BytesIO(path.read_bytes()))):
+        [error] = list(read())
+        assert error.unit == "segment" and error.position == 1
+        assert error.message.startswith("expected an ISA segment to start an interchange, found ")
+        assert f"(a {start[:2]} segment with no interchange envelope around it)" in error.message

@@ -88,6 +88,8 @@ def claim_from_data(
     claim_id = data.get("claim_id") if isinstance(data, dict) else None
     if not isinstance(claim_id, str) or NOT_UTF8 in claim_id:
         claim_id = None
+    if not _is_valid(data):  # codes in lower case or with spaces are the claim's all the same
+        data = in_normal_case(data)
     problems = validate_claim(data)
     if problems:
         path, message = problems[0]
@@ -97,6 +99,37 @@ def claim_from_data(
     except Exception as error:  # a claim the checks passed and the model cannot take: a bug
         return ClaimError(source, position, claim_id, "", f"internal error building the claim: "
                           f"{type(error).__name__}: {error}", unit, "internal")
+
+
+#: the codes of a line that are put in capitals, trimmed, when a claim is read: every reader
+#: gives the same claim for ``xs`` as for ``XS`` (the language compares codes in capitals)
+_LINE_CODES = ("procedure", "revenue_code", "place_of_service")
+
+
+def in_normal_case(data: Any) -> Any:
+    """The claim with its codes (diagnoses; each line's procedure, modifiers, revenue code
+    and place of service; the claim's place of service) trimmed and in capitals, as a new
+    dict; ``data`` itself when there is nothing to change or it is not a claim's shape."""
+    if not isinstance(data, dict) or not isinstance(data.get("lines"), list):
+        return data
+    fixed = dict(data)
+    if isinstance(data.get("diagnoses"), list):
+        fixed["diagnoses"] = [_code(d) for d in data["diagnoses"]]
+    if "place_of_service" in data:
+        fixed["place_of_service"] = _code(data["place_of_service"])
+    lines = []
+    for line in data["lines"]:
+        if isinstance(line, dict):
+            line = {**line, **{k: _code(line[k]) for k in _LINE_CODES if k in line}}
+            if isinstance(line.get("modifiers"), list):
+                line["modifiers"] = [_code(m) for m in line["modifiers"]]
+        lines.append(line)
+    fixed["lines"] = lines
+    return data if fixed == data else fixed
+
+
+def _code(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
 
 
 def hostile_problems(data: Any) -> list[tuple[str, str]]:

@@ -30,6 +30,7 @@ from .build import ClaimError
 from .csv import read_csv_claims
 from .json import read_json_lines, read_json_stream
 from .model import Claim
+from .x12.envelope import looks_like_x12
 from .x12.reader import read_837
 
 CLAIM_FILE_SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -134,7 +135,7 @@ def read_claims_from_binary(binary, source: str = "<input>", fmt: str | None = N
     Peeked, never re-opened, so a pipe is read once. utf-8-sig: spreadsheet and Windows
     exports often start with a byte-order mark; bytes that are not UTF-8 become U+FFFD,
     which the claim holding them is refused for."""
-    if fmt is None and _peek(binary).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"ISA"):
+    if fmt is None and looks_like_x12(_peek(binary).decode("utf-8", "replace")):
         fmt = "x12"
     if fmt == "x12":  # X12 837P/837I, read in chunks by its own reader
         yield from read_837(_text(binary, newline=""), source)
@@ -208,7 +209,7 @@ def _sniff(stream: Iterable[str]) -> tuple[str, Iterable[str]]:
     for line in lines:
         seen.append(line)
         if line.strip():
-            if line.lstrip().startswith("ISA"):
+            if looks_like_x12(line):
                 return "x12", itertools.chain(seen, lines)
             if not line.lstrip().startswith(("{", "[")):
                 return "csv", itertools.chain(seen, lines)  # a header row, not JSON

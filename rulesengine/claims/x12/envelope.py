@@ -136,6 +136,17 @@ def is_x12(text: str) -> bool:
     return text.lstrip("\ufeff" + _BLANK).startswith("ISA")
 
 
+#: a functional group or a transaction set with no interchange around it: X12 all the same
+_BARE = re.compile(r"(GS|ST)[^0-9A-Za-z \r\n]")
+
+
+def looks_like_x12(text: str) -> bool:
+    """Whether the start of a file is X12: an interchange (ISA), or a group (GS) or a
+    transaction (ST) whose envelope is missing, which the reader refuses in X12's words."""
+    text = text.lstrip("\ufeff" + _BLANK)
+    return text.startswith("ISA") or _BARE.match(text) is not None
+
+
 def _delimiters(head: str) -> tuple[Delimiters, int] | X12Error:
     """The separators an ISA declares, and where the ISA ends in ``head``."""
     if len(head) < 4:
@@ -192,7 +203,10 @@ def iter_segments(stream: TextIO) -> Iterator[Segment | X12Error]:
             return
         if not buffer.startswith("ISA"):
             start = buffer[:40].split("\n")[0]
-            yield X12Error(number + 1, "", f"expected an ISA segment to start an interchange, found {start!r}")
+            missing = (f" (a {buffer[:2]} segment with no interchange envelope around it)"
+                       if _BARE.match(buffer) else "")
+            yield X12Error(number + 1, "", f"expected an ISA segment to start an interchange, "
+                                           f"found {start!r}{missing}")
             return
         found = _delimiters(buffer[:_ISA_MAX])
         if isinstance(found, X12Error):
