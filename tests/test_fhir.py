@@ -132,7 +132,8 @@ C = "Bundle.entry[5].resource"
     (lambda b, c: c["diagnosis"][0].update(diagnosisCodeableConcept={"coding": [
         {"system": "http://snomed.info/sct", "code": "233604007"}]}),
      f"{C}.diagnosis[0].diagnosisCodeableConcept",
-     "no ICD-10-CM coding (found only http://snomed.info/sct)"),
+     "diagnosis coded only in SNOMED CT (233604007): rules check ICD-10-CM codes, so the claim "
+     "is not checked; code each in ICD-10-CM as well"),
     (lambda b, c: c["item"][0].update(diagnosisSequence=[4]),
      f"{C}.item[0].diagnosisSequence[0]", "no diagnosis has sequence 4"),
     (lambda b, c: c["item"][1].update(sequence=1),

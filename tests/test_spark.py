@@ -90,7 +90,7 @@ def as_cli(checked) -> tuple[list[dict], list[dict]]:
         out[row.source, row.position, row.claim_id] = {
             "claim_id": row.claim_id, "status": row.status,
             "pack": {"id": row.pack_id, "version": row.pack_version, "hash": row.pack_hash},
-            "findings": [None] * row.finding_count}
+            "findings": [None] * row.finding_count, **({"warnings": row.warnings} if row.warnings else {})}
     for f in findings.collect():
         out[f.source, f.position, f.claim_id]["findings"][f.finding - 1] = {
             "rule_id": f.rule_id, "category": f.category, "severity": f.severity, "scope": f.scope,

@@ -598,3 +598,21 @@ def test_a_file_that_starts_inside_the_envelope_is_told_as_x12(tmp_path, start):
         assert error.unit == "segment" and error.position == 1
         assert error.message.startswith("expected an ISA segment to start an interchange, found ")
         assert f"(a {start[:2]} segment with no interchange envelope around it)" in error.message
+
+
+def test_a_retired_shape_taxonomy_is_a_warning_and_the_claim_is_read_and_checked():
+    # 203BF0100Y: a NUCC code of an older shape (ending in Y), seen in public sample files
+    text = (FIXTURES / "professional-two-claims.837p").read_text().replace(
+        "PRV*BI*PXC*207Q00000X", "PRV*BI*PXC*203BF0100Y")
+    claims = list(read(io.StringIO(text)))
+    assert [c.claim_id for c in claims] == ["VITD-1001", "CXR-1002"]
+    assert all(c.taxonomy is None for c in claims)
+    assert claims[0].warnings == (
+        "segment 9: PRV-03 '203BF0100Y' is not a current NUCC provider taxonomy code (ten "
+        "characters ending in X): the claim is checked without the billing provider's taxonomy",)
+    import rulesengine
+    result = rulesengine.load_pack(Path(__file__).parent.parent / "payer_rules" / "medicare").check(claims[0])
+    assert result.to_dict()["warnings"] == list(claims[0].warnings)
+    # a current code: no warning, and no "warnings" in the result at all
+    [clean, _] = list(read(io.StringIO((FIXTURES / "professional-two-claims.837p").read_text())))
+    assert clean.warnings == () and clean.taxonomy == "207Q00000X"

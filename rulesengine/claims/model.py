@@ -67,6 +67,9 @@ class Claim:
     first_service_date: date
     last_service_date: date
     procedures: tuple[str, ...] = field(default=())
+    #: what the reader read past to build the claim (an element it could not use, an item it
+    #: left out): said with its result, so nothing it dropped goes unmentioned
+    warnings: tuple[str, ...] = field(default=())
 
     @classmethod
     def from_dict(cls, data: dict) -> "Claim":
@@ -97,7 +100,13 @@ class Claim:
             first_service_date=min(starts),
             last_service_date=max(ends),
             procedures=tuple(ln.procedure for ln in lines if ln.procedure),
+            warnings=_warnings(data.get("warnings")),
         )
+
+
+def _warnings(value: Any) -> tuple[str, ...]:
+    """A reader's ``warnings`` (a list of text), as a tuple; anything else is not one."""
+    return tuple(w for w in value if isinstance(w, str)) if isinstance(value, list) else ()
 
 
 def _line(raw: dict, claim_diagnoses: tuple[str, ...]) -> Line:

@@ -69,6 +69,8 @@ class Result:
     claim_id: str
     pack: PackInfo
     findings: tuple[Finding, ...] = field(default=())
+    #: the claim's reader warnings (``Claim.warnings``): what was read past to build it
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def status(self) -> str:
@@ -85,4 +87,5 @@ class Result:
             "status": self.status,
             "pack": self.pack.to_dict(),
             "findings": [f.to_dict() for f in self.findings],
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }

@@ -100,14 +100,15 @@ class CompiledPack:
         frequency and duplicate rules read; without one they raise ``HistoryRequired``."""
         if history is None and self.history_rules:
             raise HistoryRequired(self.id, self.history_rules)
-        return Result(claim.claim_id, self.info, self._evaluator.findings(claim, history))
+        return Result(claim.claim_id, self.info, self._evaluator.findings(claim, history),
+                      claim.warnings)
 
     def check_reference(self, claim: Claim, history=None) -> Result:
         """Check one claim with the reference interpreter (slow; for testing the compiler)."""
         if history is None and self.history_rules:
             raise HistoryRequired(self.id, self.history_rules)
         return Result(claim.claim_id, self.info,
-                      reference.evaluate(self._checked, self._facts, claim, history))
+                      reference.evaluate(self._checked, self._facts, claim, history), claim.warnings)
 
 
 class PackSet:

@@ -22,6 +22,7 @@ with findings. ``findings_table`` gives the same table as rich draws it, for com
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -222,11 +223,14 @@ class TextWriter:
         self.tally.add(result, claim)
         head = self.paint("claim", printable(result.claim_id)) + self.outcomes[result.status]
         count = len(result.findings)
+        warned = "".join(textwrap.fill(printable(w), WIDTH, initial_indent=" " * INDENT + "warning: ",
+                                       subsequent_indent=" " * (INDENT + 9), break_on_hyphens=False) + "\n"
+                         for w in result.warnings)
         if not count:
-            self.out.write(head + "\n")
+            self.out.write(head + "\n" + warned)
             return
         head += f"  ({count} finding{'s' if count != 1 else ''})\n"
-        self.out.write(head + "".join(self.layout.rows(result.findings)))
+        self.out.write(head + warned + "".join(self.layout.rows(result.findings)))
 
     def error(self, error: ClaimError) -> None:
         # one line, not wrapped: the file, position and JSON path stay whole for grep

@@ -163,7 +163,7 @@ def _history_columns(history: DataFrame) -> DataFrame:
 def _results(checked: DataFrame) -> DataFrame:
     return checked.where(F.col("error").isNull()).select(
         "claim_id", "status", F.size("findings").alias("finding_count"), "pack_id",
-        "pack_version", "pack_hash", "source", "position")
+        "pack_version", "pack_hash", "warnings", "source", "position")
 
 
 def _findings(checked: DataFrame) -> DataFrame:

@@ -93,6 +93,7 @@ CHECKED = StructType([
     StructField("pack_version", StringType(), True),
     StructField("pack_hash", StringType(), True),
     StructField("findings", ArrayType(FINDING, False), True),
+    StructField("warnings", ArrayType(StringType(), False), True),
     StructField("error", ERROR, True),
     StructField("input", StringType(), True),
 ])

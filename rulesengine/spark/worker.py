@@ -146,7 +146,7 @@ def _checked_row(outcome: Result | ClaimError, source: str, position: int | None
     pack = outcome.pack
     return {"source": source, "position": position, "claim_id": outcome.claim_id,
             "status": outcome.status, "pack_id": pack.id, "pack_version": pack.version,
-            "pack_hash": pack.hash, "findings": [
+            "pack_hash": pack.hash, "warnings": list(outcome.warnings), "findings": [
                 {"rule_id": f.rule_id, "category": f.category, "severity": f.severity,
                  "scope": f.scope, "line_number": f.line_number, "group_code": f.group_code,
                  "carc": f.carc, "rarc": list(f.rarc), "message": f.message,

@@ -4,29 +4,59 @@ shape FHIR R4 gives it."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
-CLAIM_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/claim-type"
-# Each code system by its canonical URL and, where HL7 publishes one, its OID form.
-ICD10CM = {"http://hl7.org/fhir/sid/icd-10-cm", "urn:oid:2.16.840.1.113883.6.90"}
-CPT = {"http://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.113883.6.12"}
-HCPCS = {
-    "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    "urn:oid:2.16.840.1.113883.6.285",
-}
-NPI = {"http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.6"}
-POS = {
-    "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set",
-    "http://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set",
-}
-NDC = {"http://hl7.org/fhir/sid/ndc", "urn:oid:2.16.840.1.113883.6.69"}
-REVENUE = {"https://www.nubc.org/CodeSystem/RevenueCodes",
-           "http://terminology.hl7.org/CodeSystem/ex-revenue-center"}
-TAXONOMY = {"http://nucc.org/provider-taxonomy"}
+
+
+@functools.lru_cache(maxsize=512)  # a file names a few systems, on every element
+def _key(url: str) -> str:
+    """A code system's URL as systems are compared: real files write CMS's and NUBC's with
+    http or https, in any case, with or without a trailing slash or ``.html``."""
+    url = url.strip().lower()
+    for prefix in ("https://", "http://"):
+        if url.startswith(prefix):
+            url = url[len(prefix):]
+    return url.removesuffix("/").removesuffix(".html")
+
+
+class System:
+    """A code system by the URLs (and HL7 OIDs) files name it with; ``in`` compares them as
+    ``_key`` does. The first URL is the canonical one, which messages name."""
+
+    def __init__(self, name: str, *urls: str):
+        self.name, self.urls = name, urls
+        self.keys = frozenset(_key(u) for u in urls)
+
+    def __contains__(self, url: object) -> bool:
+        return isinstance(url, str) and _key(url) in self.keys
+
+    def __or__(self, other: System) -> System:
+        return System(f"{self.name} or {other.name}", *self.urls, *other.urls)
+
+
+CLAIM_TYPE = System("claim type", "http://terminology.hl7.org/CodeSystem/claim-type")
+ICD10CM = System("ICD-10-CM", "http://hl7.org/fhir/sid/icd-10-cm", "urn:oid:2.16.840.1.113883.6.90")
+CPT = System("CPT", "http://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.113883.6.12")
+HCPCS = System("HCPCS", "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+               "urn:oid:2.16.840.1.113883.6.285", "https://bluebutton.cms.gov/resources/codesystem/hcpcs")
+NPI = System("NPI", "http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.6")
+POS = System("place-of-service",
+             "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set",
+             "https://bluebutton.cms.gov/resources/variables/line_place_of_srvc_cd")
+NDC = System("NDC", "http://hl7.org/fhir/sid/ndc", "urn:oid:2.16.840.1.113883.6.69")
+REVENUE = System("NUBC revenue code", "https://www.nubc.org/CodeSystem/RevenueCodes",
+                 "https://bluebutton.cms.gov/resources/variables/rev_cntr",
+                 "http://terminology.hl7.org/CodeSystem/ex-revenue-center")
+TAXONOMY = System("NUCC taxonomy", "http://nucc.org/provider-taxonomy")
+TYPE_OF_BILL = System("type of bill", "https://www.nubc.org/CodeSystem/TypeOfBill")
+#: what a prior-authorization request (Da Vinci PAS) codes an item with when it asks for a
+#: kind of service, not a procedure: X12's service type codes (EB03 / element 1365)
+SERVICE_TYPE = System("X12 service type", "https://codesystem.x12.org/005010/1365")
+SNOMED = System("SNOMED CT", "http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96")
 GENDER = {"male": "M", "female": "F", "other": "U", "unknown": "U"}
 _PARTIAL = re.compile(r"^[0-9]{4}(-[0-9]{2})?$")
 
@@ -75,7 +105,7 @@ def codings(concept: dict, path: str) -> Iterator[tuple[dict, str]]:
         yield as_type(coding, dict, f"{path}.coding[{k}]", "a Coding"), f"{path}.coding[{k}]"
 
 
-def code_of(concept: dict, path: str, systems: set[str], what: str, *,
+def code_of(concept: dict, path: str, systems: System, what: str, *,
           required: bool = True, systemless: bool = False) -> tuple[str | None, str]:
     """The code of the first coding in one of ``systems`` (or with no system at all, when
     ``systemless``), and its path; the system decides what a code means, so a code from
@@ -93,13 +123,18 @@ def code_of(concept: dict, path: str, systems: set[str], what: str, *,
     if required:
         others = sorted({c["system"] for c in codings if type(c.get("system")) is str})
         found = f" (found only {', '.join(others)})" if others else ""
-        raise Bad(path, f"no {what} coding{found}; expected system {min(systems)}")
+        raise Bad(path, f"no {what} coding{found}; expected system {systems.urls[0]}")
     return None, path
 
 
-def system_in(element: dict, systems: set[str]) -> bool:
-    system = element.get("system")
-    return type(system) is str and system in systems
+def system_in(element: dict, systems: System) -> bool:
+    return element.get("system") in systems
+
+
+def systems_of(concept: dict) -> list[str]:
+    """The systems a CodeableConcept's codings name, in order, once each."""
+    found = [c.get("system") for c in concept.get("coding") or () if isinstance(c, dict)]
+    return list(dict.fromkeys(s for s in found if isinstance(s, str)))
 
 
 def fhir_date(value: Any, path: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from ..build import ClaimError, claim_from_data
 from ..model import Claim
 from .elements import (
-    CLAIM_TYPE_SYSTEM,
+    CLAIM_TYPE,
     CPT,
     GENDER,
     HCPCS,
@@ -23,7 +23,10 @@ from .elements import (
     NPI,
     POS,
     REVENUE,
+    SERVICE_TYPE,
+    SNOMED,
     TAXONOMY,
+    TYPE_OF_BILL,
     Bad,
     as_type,
     code_of,
@@ -33,6 +36,7 @@ from .elements import (
     number_of,
     object_of,
     system_in,
+    systems_of,
     text_of,
 )
 
@@ -47,6 +51,8 @@ class ClaimResource:
     def __init__(self, claim: dict, root: str, index: dict[str, tuple[dict, str]]):
         self.claim, self.root, self.index = claim, root, index
         self.where: dict[str, str] = {"$": root}
+        #: what was read past (an element in a system not known here, an item left out)
+        self.warnings: list[str] = []
 
     def read(self, source: str, position: int, unit: str) -> Claim | ClaimError:
         claim_id = None
@@ -110,10 +116,11 @@ class ClaimResource:
         data["billing_provider"] = self.provider()
         data["patient"] = self.patient(data["payer"].pop("member_id"))
         data["diagnoses"], sequences = self.diagnoses()
-        lines = [self.line(i, item, sequences)
-                 for i, item in enumerate(list_of(claim, "item", root))]
+        items = list_of(claim, "item", root)
+        lines = [line for i, item in enumerate(items) if (line := self.line(i, item, sequences))]
         if not lines:
-            raise Bad(f"{root}.item", "the Claim has no items; at least one is needed")
+            raise Bad(f"{root}.item", "the Claim has no items; at least one is needed" if not items
+                      else "no item of the Claim is coded with a CPT or HCPCS code the rules can check")
         # CLM05-1's place of service is the claim's; a line carries its own only when it differs
         first = next((k for k, ln in enumerate(lines) if ln["place_of_service"]), None)
         data["place_of_service"] = None if first is None else lines[first]["place_of_service"]
@@ -123,6 +130,8 @@ class ClaimResource:
             if ln["place_of_service"] == data["place_of_service"]:
                 ln["place_of_service"] = None
         data["lines"] = lines
+        if self.warnings:
+            data["warnings"] = self.warnings
         return data
 
     def claim_type(self) -> str:
@@ -130,7 +139,7 @@ class ClaimResource:
         if "type" not in self.claim:
             raise Bad(path, "required element is missing")
         self.where["$.claim_type"] = path
-        code, where = code_of(object_of(self.claim, "type", self.root), path, {CLAIM_TYPE_SYSTEM},
+        code, where = code_of(object_of(self.claim, "type", self.root), path, CLAIM_TYPE,
                             "claim-type")
         if code not in ("professional", "institutional"):
             raise Bad(where, f"claim type {code!r} is not checked here: only professional "
@@ -164,7 +173,7 @@ class ClaimResource:
             return None
         info, where = found
         code, path = code_of(object_of(info, "code", where), f"{where}.code",
-                           {"https://www.nubc.org/CodeSystem/TypeOfBill"}, "type of bill",
+                           TYPE_OF_BILL, "type of bill",
                            systemless=True)
         self.where["$.frequency_code"] = path
         return code[-1:] if code else None
@@ -263,8 +272,10 @@ class ClaimResource:
         reference = object_of(self.claim, "patient", self.root)
         resource, where = self.resolve(reference, path)
         if resource is None:
-            raise Bad(path, "the Patient is neither contained in the Claim nor an entry of "
-                             "the Bundle; its birth date and sex are needed")
+            named = text_of(reference, "reference", path)
+            raise Bad(path, (f"the Patient {named!r} is neither contained in the Claim nor an "
+                             f"entry of the Bundle" if named else "the Claim's patient names no "
+                             "resource") + "; its birth date and sex are needed")
         self.where.update({"$.patient": where, "$.patient.birth_date": f"{where}.birthDate",
                            "$.patient.sex": f"{where}.gender"})
         gender = text_of(resource, "gender", where)
@@ -294,7 +305,7 @@ class ClaimResource:
     def diagnoses(self) -> tuple[list[str], dict[int, int]]:
         """ICD-10-CM codes in sequence order, and each sequence's 1-based position."""
         root = self.root
-        found = []
+        found, snomed = [], []
         for k, diagnosis in enumerate(list_of(self.claim, "diagnosis", root)):
             where = f"{root}.diagnosis[{k}]"
             diagnosis = as_type(diagnosis, dict, where, "a diagnosis")
@@ -309,8 +320,18 @@ class ClaimResource:
                     raise Bad(where, "neither a diagnosisCodeableConcept nor a "
                                       "diagnosisReference to a Condition that can be found")
                 cpath, concept = f"{cwhere}.code", object_of(condition, "code", cwhere)
-            code, code_path = code_of(concept, cpath, ICD10CM, "ICD-10-CM")
+            code, code_path = code_of(concept, cpath, ICD10CM, "ICD-10-CM", required=False)
+            if code is None:
+                other, _ = code_of(concept, cpath, SNOMED, "SNOMED CT", required=False)
+                if other is None:  # the system found named, in the usual words
+                    code_of(concept, cpath, ICD10CM, "ICD-10-CM")
+                snomed.append((other, cpath))
             found.append((sequence, code, code_path))
+        if snomed:  # one line for the claim, naming each code, not one per diagnosis
+            codes = ", ".join(code for code, _ in snomed)
+            raise Bad(snomed[0][1], f"diagnos{'es' if len(snomed) > 1 else 'is'} coded only in "
+                                    f"SNOMED CT ({codes}): rules check ICD-10-CM codes, so the "
+                                    f"claim is not checked; code each in ICD-10-CM as well")
         found.sort(key=lambda f: f[0])
         for n, (_, _, code_path) in enumerate(found):
             self.where[f"$.diagnoses[{n}]"] = code_path
@@ -328,6 +349,12 @@ class ClaimResource:
         product = object_of(item, "productOrService", where)
         ppath = f"{where}.productOrService"
         self.where[f"{at}.procedure"] = ppath
+        asked, _ = code_of(product, ppath, SERVICE_TYPE, "service type", required=False)
+        if asked is not None and code_of(product, ppath, CPT | HCPCS, "", required=False)[0] is None:
+            # a prior-authorization request for a kind of service (Da Vinci PAS): no procedure
+            self.warnings.append(f"{where}: coded only with an X12 service type code ({asked}), "
+                                 f"not a CPT or HCPCS code: this item is not checked")
+            return None
         # An institutional line may be billed by revenue code alone (data-absent-reason).
         procedure, code_path = code_of(product, ppath, CPT | HCPCS, "CPT or HCPCS",
                                      required=self.kind == "professional")
@@ -364,14 +391,24 @@ class ClaimResource:
         line["diagnosis_pointers"] = pointers
 
         loc = f"{where}.locationCodeableConcept"
-        line["place_of_service"], self.where[f"{at}.place_of_service"] = (
-            code_of(object_of(item, "locationCodeableConcept", where), loc, POS, "place-of-service",
-                  required=False, systemless=True)
-            if "locationCodeableConcept" in item else (None, loc))
+        line["place_of_service"], self.where[f"{at}.place_of_service"] = (None, loc)
+        if "locationCodeableConcept" in item:
+            location = object_of(item, "locationCodeableConcept", where)
+            line["place_of_service"], self.where[f"{at}.place_of_service"] = code_of(
+                location, loc, POS, "place-of-service", required=False, systemless=True)
+            if line["place_of_service"] is None and systems_of(location):
+                self.warnings.append(f"{loc}: place of service coded in {', '.join(systems_of(location))}, "
+                                     f"not CMS's place-of-service code set ({POS.urls[0]}): "
+                                     f"this item is read without one")
         rev = f"{where}.revenue"
-        line["revenue_code"], self.where[f"{at}.revenue_code"] = (
-            code_of(object_of(item, "revenue", where), rev, REVENUE, "revenue code",
-                  systemless=True) if "revenue" in item else (None, rev))
+        if "revenue" in item:
+            line["revenue_code"], self.where[f"{at}.revenue_code"] = code_of(
+                object_of(item, "revenue", where), rev, REVENUE, "revenue code", systemless=True)
+        elif self.kind == "institutional":
+            raise Bad(rev, "required element is missing: this Claim's type is institutional, "
+                           "and an institutional claim bills each item by its NUBC revenue code")
+        else:
+            line["revenue_code"], self.where[f"{at}.revenue_code"] = None, rev
         line["prior_authorization"] = None  # FHIR R4 has no line-level element for it
         return line
 
@@ -404,5 +441,16 @@ class ClaimResource:
             line["service_date"], line["service_date_to"] = start, (end if end != start else None)
             self.where[f"{at}.service_date"] = f"{path}.start"
             self.where[f"{at}.service_date_to"] = f"{path}.end"
+        elif "billablePeriod" in self.claim:  # as Synthea writes its Claims: the claim's dates
+            period = object_of(self.claim, "billablePeriod", self.root)
+            path = f"{self.root}.billablePeriod"
+            if "start" not in period:
+                raise Bad(f"{path}.start", "the billable period has no start")
+            start = fhir_date(period["start"], f"{path}.start")
+            end = fhir_date(period["end"], f"{path}.end") if period.get("end") else None
+            line["service_date"], line["service_date_to"] = start, (end if end != start else None)
+            self.where[f"{at}.service_date"] = f"{path}.start"
+            self.where[f"{at}.service_date_to"] = f"{path}.end"
         else:
-            raise Bad(where, "the item has no servicedDate or servicedPeriod")
+            raise Bad(where, "the item has no servicedDate or servicedPeriod, and the Claim "
+                             "no billablePeriod")

@@ -14,6 +14,8 @@ is then validated like a JSON claim and a schema problem traced back to its elem
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 
 from ..build import ClaimError, claim_from_data, validate_claim
@@ -34,6 +36,9 @@ PLANS = {
     "MA": "PartA", "MB": "PartB", "MC": "Medicaid", "OF": "OtherFederal", "TV": "TitleV",
     "VA": "VA", "WC": "WorkersComp", "ZZ": "MutuallyDefined",
 }
+
+#: a NUCC provider taxonomy code as claim.schema.json has it: ten characters ending in X
+_TAXONOMY = re.compile(r"[0-9]{3}[0-9A-Z]{6}X")
 
 # Every segment id of the 5010 837P and 837I bodies; anything else is a broken segment.
 _KNOWN = frozenset({
@@ -162,7 +167,15 @@ class Transaction837:
         elif self.billing is not None:
             loop = self.billing
             if sid == "PRV" and seg.get(2) == "PXC":
-                loop.set("taxonomy", seg.get(3) or None, seg, "PRV-03")
+                code = seg.get(3) or None
+                if code and not _TAXONOMY.fullmatch(code):
+                    # an older shape (203BF0100Y): the claim is good; its taxonomy is not one
+                    loop.values["taxonomy_warning"] = (
+                        f"segment {seg.number}: PRV-03 {code!r} is not a current NUCC provider "
+                        f"taxonomy code (ten characters ending in X): the claim is checked "
+                        f"without the billing provider's taxonomy")
+                    code = None
+                loop.set("taxonomy", code, seg, "PRV-03")
             elif sid == "NM1" and seg.get(1) == "85":
                 npi = seg.get(9) if seg.get(8) == "XX" else ""
                 loop.set("npi", npi or None, seg, "NM1-09")
