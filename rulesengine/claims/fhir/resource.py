@@ -117,7 +117,11 @@ class ClaimResource:
         data["patient"] = self.patient(data["payer"].pop("member_id"))
         data["diagnoses"], sequences = self.diagnoses()
         items = list_of(claim, "item", root)
-        lines = [line for i, item in enumerate(items) if (line := self.line(i, item, sequences))]
+        lines: list[dict] = []
+        for i, item in enumerate(items):  # an item left out leaves no gap among the lines
+            line = self.line(i, item, sequences, len(lines))
+            if line is not None:
+                lines.append(line)
         if not lines:
             raise Bad(f"{root}.item", "the Claim has no items; at least one is needed" if not items
                       else "no item of the Claim is coded with a CPT or HCPCS code the rules can check")
@@ -337,10 +341,11 @@ class ClaimResource:
             self.where[f"$.diagnoses[{n}]"] = code_path
         return [code for _, code, _ in found], {seq: n for n, (seq, _, _) in enumerate(found, 1)}
 
-    def line(self, i: int, item: Any, sequences: dict[int, int]) -> dict:
+    def line(self, i: int, item: Any, sequences: dict[int, int], n: int) -> dict | None:
+        """Item ``i`` as the claim's line ``n``; None for an item left out (with a warning)."""
         where = f"{self.root}.item[{i}]"
         item = as_type(item, dict, where, "an item")
-        at = f"$.lines[{i}]"
+        at = f"$.lines[{n}]"
         self.where[at] = where
         line: dict[str, Any] = {
             "line_number": as_type(item.get("sequence"), int, f"{where}.sequence", "an integer")}
