@@ -396,6 +396,37 @@ def test_envelope_counts_and_control_numbers_are_checked_and_the_claims_still_re
         ("GE-01", "GE says 2 transaction sets; there are 1"),
         ("IEA-02", "control number '000000999' does not match ISA-13 '000000101'"),
     ]
+    # about the file, not a claim: each a file error, and both claims read
+    assert {e.kind for e in errors(items)} == {"envelope"}
+
+
+def test_an_envelope_error_is_a_file_error_in_every_report_and_the_claims_count_as_checked(tmp_path):
+    import json as json_module
+
+    from click.testing import CliRunner
+
+    from rulesengine.cli import main
+    path = tmp_path / "day.837p"
+    path.write_text(text("professional-two-claims.837p").replace("IEA*1*000000101~", "IEA*1*000000999~"))
+    pack = str(Path(__file__).parent.parent / "payer_rules" / "medicare")
+    runner = CliRunner()
+    out = runner.invoke(main, ["check", str(path), "--pack", pack])
+    assert out.exit_code == 2  # the file would be rejected: not a clean run
+    assert "FILE ERROR  " in out.output and "IEA-02: control number '000000999'" in out.output
+    assert "File errors       1" in out.output
+    assert out.output.rstrip().splitlines()[-1].startswith(
+        "2 claims checked: 2 clean, 0 review, 0 denied (100% clean); 1 file error; 0 findings")
+    assert "unreadable" not in out.output.rstrip().splitlines()[-1]
+    document = json_module.loads(runner.invoke(main, ["check", str(path), "--pack", pack, "--format", "json"]).stdout)
+    assert document["summary"]["claims"] == 2 and document["summary"]["file_errors"] == 1
+    assert document["summary"]["not_checked"]["unreadable"] == 0
+    assert [e["kind"] for e in document["errors"]] == ["envelope"]
+
+
+def test_a_short_interchange_with_an_empty_group_has_no_phantom_segment():
+    # ISA, GS, GE*0, IEA on their own lines: a stray terminator was read as segment 5
+    lines = text("professional-two-claims.837p").splitlines()
+    assert read("\n".join(lines[:2] + ["GE*0*101~", lines[-1]]) + "\n") == []
 
 
 def test_a_file_cut_short_reports_its_last_claim_as_possibly_incomplete():
@@ -527,11 +558,15 @@ def test_with_icd9_kept_every_sample_claim_is_read():
     for path in samples():
         for item in read(path, icd9="keep"):
             (read_claims if isinstance(item, Claim) else failed).append((path.name, item))
-    assert sorted(name for name, _ in failed) == sorted(RETIRED_TAXONOMY)
-    for name, error in failed:
-        assert (error.position, error.path, error.message) == (
-            9, "PRV-03", f"'{RETIRED_TAXONOMY[name]}' is not a valid provider taxonomy code (for example 207Q00000X)")
-    assert len(read_claims) == 20
+    assert failed == []
+    assert len(read_claims) == 23
+    # the retired taxonomy codes: a warning each, the claim read and checked
+    warned = {name: claim.warnings for name, claim in read_claims if claim.warnings}
+    assert sorted(warned) == sorted(RETIRED_TAXONOMY)
+    for name, warnings in warned.items():
+        assert warnings == (f"segment 9: PRV-03 '{RETIRED_TAXONOMY[name]}' is not a current NUCC "
+                            f"provider taxonomy code (ten characters ending in X): the claim is "
+                            f"checked without the billing provider's taxonomy",)
     kinds = {c.claim_type for _, c in read_claims}
     assert kinds == {"professional", "institutional"}
 

@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from rulesengine.claims import ClaimError, read_claims
+from rulesengine.claims.build import FILE_ERROR
 from rulesengine.codes.icd10cm import builtin_edition
 from rulesengine.engine.boundary import checked_or_error
 from rulesengine.engine.results import Finding, Result
@@ -205,8 +206,10 @@ class Impact:
         self.rules: dict[str, RuleImpact] = {}
 
     def error(self, error: ClaimError) -> None:
+        self.not_checked[error.kind] += 1  # a file error too: the run is not a clean one
+        if error.kind == FILE_ERROR:  # about the file: its claims are compared
+            return
         self.unreadable += 1
-        self.not_checked[error.kind] += 1
         if len(self.unreadable_examples) < self.show:
             self.unreadable_examples.append(str(error))
 

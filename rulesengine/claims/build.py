@@ -48,6 +48,10 @@ NOT_UTF8 = "\ufffd"
 #: the engine itself failed on it (``internal``, a bug to report)
 KINDS = {"unreadable": "unreadable", "no-pack": "no pack", "history": "history failed",
          "internal": "internal error"}
+#: a problem with a file, not with a claim: an X12 envelope a clearinghouse would reject
+#: the interchange for (control numbers, segment counts); the claims read are checked
+FILE_ERROR = "envelope"
+LABELS = {**KINDS, FILE_ERROR: "file error"}
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ def check(claims, pack_dirs, fmt, output, history_path, record, jobs, cache_dir,
         denied = summary.statuses["denied"]
         click.echo(f"{recording.describe()}; {denied} denied claim{'s' if denied != 1 else ''} "
                    f"not recorded", err=True)
-    sys.exit(exit_code(summary.not_checked, summary.findings))
+    sys.exit(exit_code(summary.problems, summary.findings))
 
 
 @click.command()

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from rulesengine.claims import ClaimError, iter_claim_files
-from rulesengine.claims.build import KINDS
+from rulesengine.claims.build import LABELS
 from rulesengine.language.diagnostics import PackError
 from rulesengine.packs import CompiledPack, load_pack
 from rulesengine.packs.cache import load_cached
@@ -64,7 +64,7 @@ def output_file(output: str | None, inputs=()):
 
 def say_not_checked(error: ClaimError) -> None:
     """One line on standard error for a claim that was not checked, its text escaped."""
-    click.echo(f"{KINDS[error.kind]}: {printable(str(error))}", err=True)
+    click.echo(f"{LABELS[error.kind]}: {printable(str(error))}", err=True)
 
 
 def exit_code(not_checked: Mapping[str, int], findings: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from rulesengine.claims.build import KINDS, ClaimError
+from rulesengine.claims.build import FILE_ERROR, KINDS, ClaimError
 from rulesengine.engine.results import PackInfo, Result
 
 
@@ -18,9 +18,19 @@ class Summary:
     not_checked: Counter = field(default_factory=Counter)
     findings: int = 0
     by_category: Counter = field(default_factory=Counter)
+    #: problems with a file, not a claim (``FILE_ERROR``: an X12 envelope); its claims count
+    file_errors: int = 0
 
     def add_error(self, error: ClaimError) -> None:
-        self.not_checked[error.kind] += 1
+        if error.kind == FILE_ERROR:
+            self.file_errors += 1
+        else:
+            self.not_checked[error.kind] += 1
+
+    @property
+    def problems(self) -> Counter:
+        """What the exit status answers for: the claims not checked and the file errors."""
+        return self.not_checked + Counter({FILE_ERROR: self.file_errors})
 
     @property
     def unreadable(self) -> int:
@@ -51,6 +61,7 @@ class Summary:
                 "review": self.statuses["review"], "denied": self.statuses["denied"],
                 "unreadable": self.unreadable,
                 "not_checked": {kind: self.not_checked[kind] for kind in KINDS},
+                "file_errors": self.file_errors,
                 "findings": self.findings,
                 "clean_claim_rate": round(self.clean_rate, 4),
                 "findings_by_category": dict(sorted(self.by_category.items()))}
@@ -61,6 +72,8 @@ class Summary:
                 f"{self.statuses['denied']} denied ({self.clean_rate:.0%} clean)")
         if self.errors:
             text += "; " + self.not_checked_text()
+        if self.file_errors:
+            text += f"; {_not_checked(self.file_errors, 'file error')}"
         names = ", ".join(f"{p.id} {p.version}" for p in packs)
         return text + (f"; {self.findings} finding{'s' if self.findings != 1 else ''}"
                        f" · pack{'s' if len(packs) > 1 else ''} {names}")

@@ -34,7 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rulesengine.claims import ClaimError
-from rulesengine.claims.build import KINDS
+from rulesengine.claims.build import KINDS, LABELS
 from rulesengine.claims.model import Claim
 from rulesengine.engine.results import SEVERITY_RANK, Finding, PackInfo, Result
 from rulesengine.language.checker import CATEGORIES, GROUP_CODES
@@ -234,7 +234,7 @@ class TextWriter:
 
     def error(self, error: ClaimError) -> None:
         # one line, not wrapped: the file, position and JSON path stay whole for grep
-        label = KINDS[error.kind].upper()
+        label = LABELS[error.kind].upper()
         self.out.write(self.paint("unreadable", label) + f"  {printable(str(error))}\n")
 
     def close(self, summary: Summary) -> None:
@@ -283,7 +283,9 @@ def _outcomes(s: Summary, box_: box.Box):
         ["Checked", f"{s.claims:,}", _pct(s.claims, s.claims), ""],
         ["Unreadable", f"{s.unreadable:,}", "", "not checked, not in the rates"],
         *([label.capitalize(), f"{s.not_checked[kind]:,}", "", "not checked, not in the rates"]
-          for kind, label in KINDS.items() if kind != "unreadable" and s.not_checked[kind])])
+          for kind, label in KINDS.items() if kind != "unreadable" and s.not_checked[kind]),
+        *([["File errors", f"{s.file_errors:,}", "", "an envelope a clearinghouse would reject; "
+            "its claims checked"]] if s.file_errors else [])])
 
 
 def _categories(t: Tally, box_: box.Box):

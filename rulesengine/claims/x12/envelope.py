@@ -50,11 +50,13 @@ class X12Error(Exception):
     whole) and element designator such as ``SV1-02`` or ``CLM-05-3`` (empty for a whole
     segment)."""
 
-    def __init__(self, segment: int, element: str, message: str):
+    def __init__(self, segment: int, element: str, message: str, envelope: bool = False):
         super().__init__(message)
         self.segment = segment
         self.element = element
         self.message = message
+        #: about the envelope only (a count or control number): the claims in it are good
+        self.envelope = envelope
 
     def __str__(self) -> str:
         where = f"segment {self.segment}" if self.segment else "file"
@@ -233,8 +235,9 @@ def iter_segments(stream: TextIO) -> Iterator[Segment | X12Error]:
                 segment = Segment(number, raw.split(sep), delimiters)
                 yield segment
                 if segment.id == "IEA":
-                    # the next interchange may declare other separators: start over
-                    buffer = term.join(parts[index + 1:] + [buffer])
+                    # the next interchange may declare other separators: start over (at the
+                    # end of the file the last piece is among the parts already: no buffer)
+                    buffer = term.join(parts[index + 1:] + ([] if eof else [buffer]))
                     break
             else:
                 if eof:
@@ -385,14 +388,22 @@ def _check_end(items: _Pushback, transaction: Transaction, count: int) -> Iterat
     se = next(items)
     count += 1
     if se.get(1) != str(count):
-        yield se.error(1, f"SE says the transaction has {se.get(1) or 'no'} segments; it has {count}")
+        yield _envelope(se.error(1, f"SE says the transaction has {se.get(1) or 'no'} segments; it has {count}"))
     if se.get(2) != transaction.control_number:
-        yield se.error(2, f"control number {se.get(2)!r} does not match ST-02 {transaction.control_number!r}")
+        yield _envelope(se.error(2, f"control number {se.get(2)!r} does not match ST-02 "
+                                    f"{transaction.control_number!r}"))
 
 
 def _check_close(segment: Segment, count: int, what: str, opener: Segment, control: int) -> Iterator[X12Error]:
     if segment.get(1) != str(count):
-        yield segment.error(1, f"{segment.id} says {segment.get(1) or 'no'} {what}; there are {count}")
+        yield _envelope(segment.error(1, f"{segment.id} says {segment.get(1) or 'no'} {what}; there are {count}"))
     if segment.get(2).lstrip("0") != opener.get(control).lstrip("0"):
-        yield segment.error(2, f"control number {segment.get(2)!r} does not match "
-                               f"{opener.where(control)} {opener.get(control)!r}")
+        yield _envelope(segment.error(2, f"control number {segment.get(2)!r} does not match "
+                                         f"{opener.where(control)} {opener.get(control)!r}"))
+
+
+def _envelope(error: X12Error) -> X12Error:
+    """A count or control number that does not match: the interchange would be rejected for
+    it, and everything inside was still read."""
+    error.envelope = True
+    return error

@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from ..build import ClaimError
+from ..build import FILE_ERROR, ClaimError
 from ..model import Claim
 from .context import ReadOptions
 from .envelope import X12Error, is_x12, iter_transactions
@@ -86,7 +86,8 @@ def _is_text(value: str | Path) -> bool:
 def _read(stream: TextIO, source: str, options: ReadOptions) -> Iterator[Claim | dict | ClaimError]:
     for item in iter_transactions(stream):
         if isinstance(item, X12Error):
-            yield ClaimError(source, item.segment, None, item.element, item.message, "segment")
+            yield ClaimError(source, item.segment, None, item.element, item.message, "segment",
+                             FILE_ERROR if item.envelope else "unreadable")
         else:
             yield from Transaction837(item, source, options).claims()
 
