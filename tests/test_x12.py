@@ -447,7 +447,11 @@ def test_transactions_that_are_not_5010_claims_are_reported_and_skipped():
     old_version = source.replace("005010X222A2", "004010X098A1")
     error = only_error(read(old_version))
     assert (error.position, error.path) == (3, "ST-03")
-    assert "'004010X098A1' (X12 4010, retired for HIPAA claims since 2012)" in error.message
+    assert error.message == ("'004010X098A1' (X12 4010, retired for HIPAA claims since 2012) is not an "
+                             "implementation this reader reads (837P 005010X222A2, 005010X222A1; "
+                             "837I 005010X223A3, 005010X223A2, 005010X223A1); skipped")
+    # the earlier errata it names are read
+    assert [c.claim_id for c in read(source.replace("005010X222A2", "005010X222A1"))] == ["VITD-1001", "CXR-1002"]
     remittance = source.replace("ST*837*0001*005010X222A2", "ST*835*0001*005010X221A1")
     assert only_error(read(remittance)).message == "transaction set '835' is not an 837 claim; skipped"
 
@@ -479,14 +483,47 @@ def test_an_isa_whose_separators_collide():
 ICD9 = ("HI*ABK:E559*ABF:Z1321~", "HI*BK:2689~")  # 268.9: vitamin D deficiency, unspecified (ICD-9-CM)
 
 
-def test_an_icd9_claim_is_an_error_by_default():
+def test_an_icd9_claim_for_services_after_icd10_began_is_an_error():
     source = _edit("professional-two-claims.837p", *ICD9)
     items = read(source)
     error = only_error(items)
     assert (error.claim_id, error.position, error.path) == ("VITD-1001", _segment_of(source, "HI*BK"), "HI-01-1")
     assert error.message == ("'BK' marks an ICD-9-CM diagnosis code (2689); rules check ICD-10-CM codes "
-                             "(HI qualifiers ABK, ABF), which replaced ICD-9-CM for services from 2015-10-01")
+                             "(HI qualifiers ABK, ABF), which replaced ICD-9-CM for services from "
+                             "2015-10-01 (this claim's services are on 2026-01-15)")
     assert list(claims(items)) == ["CXR-1002"]
+
+
+def _before_icd10(source: str) -> str:
+    return source.replace("DTP*472*D8*20260115~", "DTP*472*D8*20150930~")
+
+
+def test_an_icd9_claim_for_services_before_icd10_began_is_read_with_its_codes_kept_and_said():
+    source = _before_icd10(_edit("professional-two-claims.837p", *ICD9))
+    vitd = claims(read(source))["VITD-1001"]
+    assert vitd.diagnoses == () and vitd.lines[0].service_date == date(2015, 9, 30)
+    assert vitd.warnings == (f"segment {_segment_of(source, 'HI*BK')}: coded in ICD-9-CM (2689): read "
+                             "with those codes kept apart (icd9_diagnoses) and no ICD-10-CM diagnoses, "
+                             "so no rule on a diagnosis matches it",)
+    [as_dict, _] = read(source, as_dict=True)
+    assert as_dict["icd9_diagnoses"] == ["2689"]
+    # refused when asked (check --refuse-icd9), in words that say so
+    error = only_error(read(source, icd9="error"))
+    assert error.message.endswith("; ICD-9-CM claims are refused here (--refuse-icd9)")
+
+
+def test_check_refuses_icd9_claims_when_asked(tmp_path):
+    from click.testing import CliRunner
+
+    from rulesengine.cli import main
+    path = tmp_path / "old.837p"
+    path.write_text(_before_icd10(_edit("professional-two-claims.837p", *ICD9)))
+    pack = str(Path(__file__).parent.parent / "payer_rules" / "medicare")
+    kept = CliRunner().invoke(main, ["check", str(path), "--pack", pack])
+    assert "warning: segment" in kept.output and "coded in ICD-9-CM (2689)" in kept.output
+    assert "UNREADABLE" not in kept.output
+    refused = CliRunner().invoke(main, ["check", str(path), "--pack", pack, "--refuse-icd9"])
+    assert refused.exit_code == 2 and "UNREADABLE" in refused.output and "--refuse-icd9" in refused.output
 
 
 def test_an_icd9_claim_can_be_read_without_its_diagnoses():
@@ -543,9 +580,11 @@ RETIRED_TAXONOMY = {"institutional-claim.837i": "203BA0200N", "demo.example1.837
 @needs_samples
 @pytest.mark.parametrize("path", samples(), ids=lambda p: p.name)
 def test_every_sample_is_read_and_its_icd9_coding_reported(path):
+    # the samples date from 1996 to 2006: ICD-9-CM then, read with their codes kept apart
     items = read(path)
-    assert items, path
-    for item in items:
+    assert items and all(isinstance(item, Claim) for item in items), path
+    assert all(any("coded in ICD-9-CM" in w for w in item.warnings) for item in items)
+    for item in read(path, icd9="error"):
         assert isinstance(item, ClaimError)
         assert item.claim_id and item.unit == "segment"
         assert item.path == "HI-01-1"
@@ -561,12 +600,12 @@ def test_with_icd9_kept_every_sample_claim_is_read():
     assert failed == []
     assert len(read_claims) == 23
     # the retired taxonomy codes: a warning each, the claim read and checked
-    warned = {name: claim.warnings for name, claim in read_claims if claim.warnings}
+    warned = {name: claim.warnings[0] for name, claim in read_claims if "PRV-03" in claim.warnings[0]}
     assert sorted(warned) == sorted(RETIRED_TAXONOMY)
-    for name, warnings in warned.items():
-        assert warnings == (f"segment 9: PRV-03 '{RETIRED_TAXONOMY[name]}' is not a current NUCC "
-                            f"provider taxonomy code (ten characters ending in X): the claim is "
-                            f"checked without the billing provider's taxonomy",)
+    for name, warning in warned.items():
+        assert warning == (f"segment 9: PRV-03 '{RETIRED_TAXONOMY[name]}' is not a current NUCC "
+                           f"provider taxonomy code (ten characters ending in X): the claim is "
+                           f"checked without the billing provider's taxonomy")
     kinds = {c.claim_type for _, c in read_claims}
     assert kinds == {"professional", "institutional"}
 

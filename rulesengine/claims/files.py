@@ -52,8 +52,9 @@ class ClaimFile:
     is read (a bug), become a ClaimError at the position reached, never the end of the run;
     ``claims_read`` counts what the file gave."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, icd9: str = "by-date"):
         self.name = str(path)
+        self.icd9 = icd9  # what the 837 reader does with ICD-9-CM claims (read_837)
         self._binary: io.BufferedReader | None = None
         self._finished = False
         self.claims_read = 0
@@ -125,26 +126,26 @@ class ClaimFile:
 
     def _from_binary(self, binary, source: str, fmt: str | None) -> Iterator[Claim | ClaimError]:
         self._binary = binary  # its position is the progress
-        return read_claims_from_binary(binary, source, fmt)
+        return read_claims_from_binary(binary, source, fmt, icd9=self.icd9)
 
 
-def read_claims_from_binary(binary, source: str = "<input>", fmt: str | None = None
-                            ) -> Iterator[Claim | ClaimError]:
+def read_claims_from_binary(binary, source: str = "<input>", fmt: str | None = None,
+                            icd9: str = "by-date") -> Iterator[Claim | ClaimError]:
     """Claims from an open binary handle (a file, standard input, a request's body);
     ``fmt`` is ``"x12"``, ``"csv"``, ``"json"``, ``"jsonl"`` or None to tell by content.
     Peeked, never re-opened, so a pipe is read once. utf-8-sig: spreadsheet and Windows
     exports often start with a byte-order mark; bytes that are not UTF-8 become U+FFFD,
-    which the claim holding them is refused for."""
+    which the claim holding them is refused for. ``icd9``: as ``read_837`` takes it."""
     if fmt is None and looks_like_x12(_peek(binary).decode("utf-8", "replace")):
         fmt = "x12"
     if fmt == "x12":  # X12 837P/837I, read in chunks by its own reader
-        yield from read_837(_text(binary, newline=""), source)
+        yield from read_837(_text(binary, newline=""), source, icd9=icd9)
     elif fmt == "csv":  # newline="", as the csv module needs
         yield from read_csv_claims(_text(binary, newline=""), source)
     elif fmt == "json":
         yield from read_json_stream(_text(binary), source)
     else:
-        yield from read_claims_from_stream(_text(binary), source, fmt)
+        yield from read_claims_from_stream(_text(binary), source, fmt, icd9)
 
 
 def _peek(binary) -> bytes:
@@ -164,7 +165,8 @@ def read_claims_from_text(
 
 
 def read_claims_from_stream(
-    stream: TextIO | Iterable[str], source: str = "<input>", fmt: str | None = None
+    stream: TextIO | Iterable[str], source: str = "<input>", fmt: str | None = None,
+    icd9: str = "by-date",
 ) -> Iterator[Claim | ClaimError]:
     """Claims from an open text stream; ``fmt`` is ``"json"``, ``"jsonl"`` or None to sniff.
     Every format streams: nothing reads the whole input at once."""
@@ -172,7 +174,7 @@ def read_claims_from_stream(
     if fmt is None:
         fmt, lines = _sniff(stream)
     if fmt == "x12":
-        yield from read_837(_LineStream(lines), source)
+        yield from read_837(_LineStream(lines), source, icd9=icd9)
     elif fmt == "csv":
         yield from read_csv_claims(lines, source)
     elif fmt == "jsonl":

@@ -59,7 +59,12 @@ from .common import EXIT_ERROR, claim_paths, exit_code, load_or_exit, output_fil
                    "else the user's cache folder /rulesengine). An entry is used only for "
                    "exactly the same pack files and engine version.")
 @click.option("--no-cache", is_flag=True, help="Load every pack from its files; keep nothing.")
-def check(claims, pack_dirs, fmt, output, history_path, record, jobs, cache_dir, no_cache):
+@click.option("--refuse-icd9", is_flag=True,
+              help="Report every X12 claim coded in ICD-9-CM as unreadable. By default one whose "
+                   "services are all before 2015-10-01 (when ICD-10-CM began) is read and "
+                   "checked with its ICD-9 codes kept apart, with a warning; a later one is "
+                   "always refused.")
+def check(claims, pack_dirs, fmt, output, history_path, record, jobs, cache_dir, no_cache, refuse_icd9):
     """Check CLAIMS: JSON, JSON Lines, X12 837, FHIR or CSV files, folders of them, or - for
     standard input. On a terminal, a progress bar shows how far the run has got."""
     cache = None if no_cache else str(cache_dir or default_folder())
@@ -68,7 +73,7 @@ def check(claims, pack_dirs, fmt, output, history_path, record, jobs, cache_dir,
     paths = claim_paths(claims)
     if fmt == "html" and not output and sys.stdout.isatty():
         raise click.UsageError("--format html writes a web page: give --output FILE.html")
-    files = [ClaimFile(path) for path in paths]
+    files = [ClaimFile(path, icd9="error" if refuse_icd9 else "by-date") for path in paths]
     jobs = 1 if record else jobs or _default_jobs(files)
     summary = Summary()
     progress = Progress(total=None if any(f.size is None for f in files) else sum(f.size for f in files),

@@ -159,7 +159,6 @@ class ClaimLoop:
         claim_dates = self.values.get("472") or self.values.get("434")
         data["lines"] = [line.normalised(i, where, claim_dates, tx.kind) for i, line in enumerate(self.lines)]
         self.diagnoses.into(data, where, tx.kind, tx.options.icd9)
-        warnings = [w for w in (billing.get("taxonomy_warning"),) if w]
-        if warnings:
-            data["warnings"] = warnings
+        if billing.get("taxonomy_warning"):
+            data.setdefault("warnings", []).insert(0, billing["taxonomy_warning"])
         return data, where

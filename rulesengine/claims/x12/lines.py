@@ -114,6 +114,10 @@ class ServiceLine(SourcedValues):
         return ordered
 
 
+#: the first date of service coded in ICD-10-CM (HIPAA; 45 CFR 162.1002)
+ICD10_FROM = "2015-10-01"
+
+
 class ClaimDiagnoses:
     """The diagnosis codes of a claim's HI segments, in claim order, with where each stands."""
 
@@ -142,7 +146,8 @@ class ClaimDiagnoses:
 
     def into(self, data: dict, where: dict, kind: str, icd9: str) -> None:
         """Set the claim dict's ``diagnoses`` (its ``lines`` already built); ``icd9`` is the
-        reader's option: ``"error"`` or ``"keep"``."""
+        reader's option: ``"by-date"`` (ICD-9-CM kept for services before ICD-10-CM began,
+        an error after), ``"error"`` or ``"keep"``."""
         found = self.codes
         if kind == "institutional":
             # no pointers on an 837I, so a code given twice (principal and reason for visit) counts once
@@ -157,11 +162,18 @@ class ClaimDiagnoses:
                 _, number, element = self.codes[0]
                 raise seg.error(n, f"the claim mixes ICD-9-CM ({qualifier} {code}) and ICD-10-CM "
                                    f"({element}) diagnosis codes", 1)
-            if icd9 == "error":
+            last = max(line.get("service_date_to") or line["service_date"] for line in data["lines"])
+            if icd9 == "error" or (icd9 == "by-date" and last >= ICD10_FROM):
+                why = ("; ICD-9-CM claims are refused here (--refuse-icd9)" if icd9 == "error"
+                       else f" (this claim's services are on {last})")
                 raise seg.error(n, f"{qualifier!r} marks an ICD-9-CM diagnosis code ({code}); rules check "
-                                   "ICD-10-CM codes (HI qualifiers ABK, ABF), which replaced ICD-9-CM for "
-                                   "services from 2015-10-01", 1)
-            data["icd9_diagnoses"] = [c for _, c, _, _ in self.icd9]
+                                   f"ICD-10-CM codes (HI qualifiers ABK, ABF), which replaced ICD-9-CM for "
+                                   f"services from {ICD10_FROM}{why}", 1)
+            data["icd9_diagnoses"] = codes9 = [c for _, c, _, _ in self.icd9]
             for line in data["lines"]:
                 line["icd9_diagnosis_pointers"] = line.pop("diagnosis_pointers", None)
+            data.setdefault("warnings", []).append(
+                f"segment {seg.number}: coded in ICD-9-CM ({', '.join(codes9)}): read with those "
+                f"codes kept apart (icd9_diagnoses) and no ICD-10-CM diagnoses, so no rule on a "
+                f"diagnosis matches it")
         data["diagnoses"] = codes

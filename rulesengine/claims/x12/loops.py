@@ -27,6 +27,9 @@ from .envelope import Segment, Transaction, X12Error
 
 PROFESSIONAL = frozenset({"005010X222A2", "005010X222A1"})
 INSTITUTIONAL = frozenset({"005010X223A3", "005010X223A2", "005010X223A1"})
+#: what a message refusing an implementation lists: every one read, newest first
+_ACCEPTED = (f"837P {', '.join(sorted(PROFESSIONAL, reverse=True))}; "
+             f"837I {', '.join(sorted(INSTITUTIONAL, reverse=True))}")
 
 #: SBR09 claim filing indicator code -> the plan text rules compare ``claim.plan`` with
 PLANS = {
@@ -79,7 +82,7 @@ class Transaction837:
         else:
             why = " (X12 4010, retired for HIPAA claims since 2012)" if impl.startswith("004010") else ""
             yield self.error(start.number, "ST-03", f"{impl!r}{why} is not an implementation this reader "
-                                                    "reads: 837P 005010X222A2 or 837I 005010X223A3; skipped")
+                                                    f"reads ({_ACCEPTED}); skipped")
             return
         for seg in tx.body:
             sid = seg.id

@@ -42,7 +42,7 @@ def read_837(
     source: str | None = None,
     *,
     received_date: date | str | None = None,
-    icd9: str = "error",
+    icd9: str = "by-date",
     payer_ids: Mapping[str, str] | None = None,
     as_dict: bool = False,
 ) -> Iterator[Claim | dict | ClaimError]:
@@ -52,14 +52,16 @@ def read_837(
     open text stream. ``received_date`` (a date or ISO string) is given to every claim;
     without it a claim's received date is its transaction's creation date (BHT04).
     ``icd9`` says what to do with a claim coded in ICD-9-CM (HI qualifiers BK, BF...):
-    ``"error"`` (the default) reports it, since rules check ICD-10-CM codes; ``"keep"``
-    reads it with no ``diagnoses`` and its ICD-9 codes set aside in ``icd9_diagnoses``.
+    ``"by-date"`` (the default) reads one whose services are all before 2015-10-01 with no
+    ``diagnoses``, its ICD-9 codes set aside in ``icd9_diagnoses`` and a warning saying so,
+    and reports a later one, since ICD-10-CM replaced ICD-9-CM then; ``"error"`` reports
+    every one; ``"keep"`` reads every one.
     ``payer_ids`` maps the payer id on the file (NM1*PR NM109) to the id rule packs use.
     ``as_dict`` yields each valid claim as its normalised dict (extra fields included, as
     docs/x12.md lists them) instead of a Claim: for converting 837 files to JSON.
     """
-    if icd9 not in ("error", "keep"):
-        raise ValueError(f"icd9 must be 'error' or 'keep', not {icd9!r}")
+    if icd9 not in ("by-date", "error", "keep"):
+        raise ValueError(f"icd9 must be 'by-date', 'error' or 'keep', not {icd9!r}")
     if isinstance(received_date, str):
         received_date = date.fromisoformat(received_date)  # a bad date fails here, not per claim
     received = received_date.isoformat() if received_date else None
