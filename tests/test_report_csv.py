@@ -62,6 +62,7 @@ def test_one_row_per_finding_with_every_column(medicare):
         "pack": "medicare", "source": "payer_rules/medicare/necessity.rules:82",
         "citation": "CGS LCD L33996 Vitamin D Assay Testing; billing and coding article A56798, "
                     "ICD-10-CM group 1 (revision effective 11/28/2024)",
+        "warnings": "",
     }]
     # a claim with two findings has two rows, one per line
     summed = [r for r in rows if r["claim_id"] == "MUE-DOS-SUMMED-ACROSS-LINES"]
@@ -129,3 +130,18 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused(medicare):
     assert rows[0]["claim_id"] == "'" + data["claim_id"]
     # ordinary values are left exactly as they are
     assert (rows[0]["carc"], rows[0]["source"]) == ("50", "payer_rules/medicare/necessity.rules:82")
+
+
+def test_a_claims_warnings_ride_on_each_of_its_rows():
+    from rulesengine.engine.results import PackInfo, Result
+    out = io.StringIO()
+    writer = CsvWriter(out, [])
+    info = PackInfo("medicare", "2026.3", "sha256:0")
+    warned = ("segment 9: PRV-03 '203BF0100Y' is not a current NUCC provider taxonomy code",
+              "=a warning that starts like a formula")
+    writer.result(Result("C1", info, (), warned))
+    writer.result(Result("C2", info))
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert rows[0]["warnings"] == ("segment 9: PRV-03 '203BF0100Y' is not a current NUCC provider "
+                                   "taxonomy code | =a warning that starts like a formula")
+    assert rows[1]["warnings"] == ""

@@ -396,3 +396,21 @@ def test_the_page_as_a_person_sees_it_in_chromium(tmp_path, examples):
                      key=lambda gr: gr[0] + gr[1] if gr[0] and gr[1] else 0)
     assert green + red > 900  # the bar spans the page's width
     assert green / (green + red) == pytest.approx(19 / 38, abs=0.01)
+
+
+def test_a_file_error_has_its_own_section_and_the_claims_count_as_checked(packs):
+    from rulesengine.claims import ClaimError
+    from rulesengine.claims.build import FILE_ERROR
+    out = io.StringIO()
+    writer = HtmlWriter(out, [packs.packs[0].info], generated=GENERATED)
+    summary = Summary()
+    error = ClaimError("day.837p", 58, None, "IEA-02",
+                       "control number '000000999' does not match ISA-13 '000000101'", "segment", FILE_ERROR)
+    writer.error(error)
+    summary.add_error(error)
+    writer.close(summary)
+    page = Page(out.getvalue())
+    text = " ".join(page.text)
+    assert "File errors" in text and "day.837p: segment 58: IEA-02: control number" in text
+    assert "Claims not checked" not in text  # a file error is not a claim
+    assert page.text_of("figure-unreadable").endswith("none; not in the rates; plus 1 file error")

@@ -2,8 +2,9 @@
 
 Streams like the other writers (a row is written as each result arrives). Besides a row
 per finding, a clean claim gets one row with its status and the finding columns empty, and
-an unreadable claim one row with status ``unreadable`` and the error as its message, so
-every claim in the batch appears and the rows add up to the summary.
+an unreadable claim one row with status ``unreadable`` (a file error: ``envelope``) and the
+error as its message, so every claim in the batch appears and the rows add up to the
+summary. Each of a claim's rows carries its reader's warnings, joined by `` | ``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rulesengine.engine.results import Finding, PackInfo, Result
 from .summary import Summary
 
 COLUMNS = ("claim_id", "status", "line_number", "rule_id", "category", "severity",
-           "group_code", "carc", "rarc", "message", "pack", "source", "citation")
+           "group_code", "carc", "rarc", "message", "pack", "source", "citation", "warnings")
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Sheets
 # (CSV injection); claim ids and messages carry claim text, so such cells get a leading '.
@@ -54,7 +55,8 @@ class CsvWriter:
 
     def result(self, result: Result, claim: Claim | None = None) -> None:
         if not result.findings:
-            self.rows.writerow([_cell(result.claim_id), result.status] + [""] * (len(COLUMNS) - 2))
+            self.rows.writerow([_cell(result.claim_id), result.status] + [""] * (len(COLUMNS) - 3)
+                               + [_warnings(result)])
         for finding in result.findings:
             self.rows.writerow(_finding_row(result, finding))
 
@@ -72,4 +74,8 @@ def _finding_row(result: Result, f: Finding) -> list[str]:
             "" if f.line_number is None else str(f.line_number),
             _cell(f.rule_id), f.category, f.severity, f.group_code, f.carc, " ".join(f.rarc),
             _cell(f.message), _cell(f.pack), _cell(f"{f.source_file}:{f.source_line}"),
-            _cell(f.citation)]
+            _cell(f.citation), _warnings(result)]
+
+
+def _warnings(result: Result) -> str:
+    return _cell(" | ".join(result.warnings))

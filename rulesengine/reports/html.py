@@ -16,6 +16,7 @@ from html import escape
 from typing import TextIO
 
 from rulesengine.claims import ClaimError
+from rulesengine.claims.build import FILE_ERROR
 from rulesengine.claims.model import Claim
 from rulesengine.engine.results import PackInfo, Result
 from rulesengine.language.checker import CATEGORIES, GROUP_CODES
@@ -48,6 +49,7 @@ class HtmlWriter:
         self.tally = Tally()
         self.denied: list[_Example] = []
         self.errors: list[str] = []
+        self.file_errors: list[str] = []  # about a file, not a claim: an X12 envelope
 
     def result(self, result: Result, claim: Claim | None = None) -> None:
         payer = self.tally.add(result, claim)
@@ -55,8 +57,9 @@ class HtmlWriter:
             self.denied.append(_example(result, payer, claim))
 
     def error(self, error: ClaimError) -> None:
-        if len(self.errors) < ERRORS_KEPT:
-            self.errors.append(str(error))
+        kept = self.file_errors if error.kind == FILE_ERROR else self.errors
+        if len(kept) < ERRORS_KEPT:
+            kept.append(str(error))
 
     def close(self, summary: Summary) -> None:
         self.out.write(_page(self, summary))
@@ -99,7 +102,7 @@ def _page(w: HtmlWriter, s: Summary) -> str:
         _overview(s, clean, review, denied),
         _categories(w.tally), _carc_section(w.tally), _payer_section(w.tally),
         _codes_at_risk(w.tally), _rules_section(w.tally), _denied_section(w, denied),
-        _errors_section(w, s.errors),
+        _errors_section(w, s.errors), _file_errors_section(w, s.file_errors),
         "</main>\n", _footer(w), "</body>\n</html>\n",
     ]
     return "".join(parts)
@@ -117,8 +120,9 @@ def _overview(s: Summary, clean: int, review: int, denied: int) -> str:
         ("review", "For review", f"{review:,}", f"{_pct(review, s.claims)} of claims checked",
          "warn"),
         ("unreadable", "Not checked", f"{s.errors:,}",
-         f"{s.not_checked_text() if s.errors else 'none'}; not in the rates",
-         "bad" if s.errors else ""),
+         f"{s.not_checked_text() if s.errors else 'none'}; not in the rates"
+         + (f"; plus {_plural(s.file_errors, 'file error')}" if s.file_errors else ""),
+         "bad" if s.errors or s.file_errors else ""),
         ("findings", "Findings", f"{s.findings:,}", f"on {_plural(flagged, 'claim')}", ""),
     ]
     items = "".join(
@@ -339,6 +343,18 @@ def _errors_section(w: HtmlWriter, unreadable: int) -> str:
     tail = f'<p class="muted">… and {more:,} more.</p>\n' if more > 0 else ""
     return _section("unreadable", "Claims not checked",
                     f'<ul class="errors">\n{items}</ul>\n{tail}')
+
+
+def _file_errors_section(w: HtmlWriter, count: int) -> str:
+    if not count:
+        return ""
+    more = count - len(w.file_errors)
+    items = "".join(f"<li>{_e(text)}</li>\n" for text in w.file_errors)
+    tail = f'<p class="muted">… and {more:,} more.</p>\n' if more > 0 else ""
+    return _section("file-errors", "File errors",
+                    "<p>An envelope a clearinghouse would reject the interchange for (a segment "
+                    "count or control number that does not match); the claims inside were read "
+                    f'whole and are checked above.</p>\n<ul class="errors">\n{items}</ul>\n{tail}')
 
 
 def _footer(w: HtmlWriter) -> str:

@@ -20,6 +20,8 @@ class Summary:
     by_category: Counter = field(default_factory=Counter)
     #: problems with a file, not a claim (``FILE_ERROR``: an X12 envelope); its claims count
     file_errors: int = 0
+    #: claims checked whose reader read past something (``Result.warnings``)
+    warned: int = 0
 
     def add_error(self, error: ClaimError) -> None:
         if error.kind == FILE_ERROR:
@@ -43,6 +45,7 @@ class Summary:
 
     def add(self, result: Result) -> None:
         self.claims += 1
+        self.warned += bool(result.warnings)
         self.statuses[result.status] += 1
         self.findings += len(result.findings)
         self.by_category.update(f.category for f in result.findings)
@@ -61,7 +64,7 @@ class Summary:
                 "review": self.statuses["review"], "denied": self.statuses["denied"],
                 "unreadable": self.unreadable,
                 "not_checked": {kind: self.not_checked[kind] for kind in KINDS},
-                "file_errors": self.file_errors,
+                "file_errors": self.file_errors, "claims_with_warnings": self.warned,
                 "findings": self.findings,
                 "clean_claim_rate": round(self.clean_rate, 4),
                 "findings_by_category": dict(sorted(self.by_category.items()))}
@@ -74,6 +77,8 @@ class Summary:
             text += "; " + self.not_checked_text()
         if self.file_errors:
             text += f"; {_not_checked(self.file_errors, 'file error')}"
+        if self.warned:
+            text += f"; {self.warned} with warnings"
         names = ", ".join(f"{p.id} {p.version}" for p in packs)
         return text + (f"; {self.findings} finding{'s' if self.findings != 1 else ''}"
                        f" · pack{'s' if len(packs) > 1 else ''} {names}")
