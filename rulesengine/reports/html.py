@@ -336,25 +336,24 @@ def _denied_section(w: HtmlWriter, denied: int) -> str:
 
 
 def _errors_section(w: HtmlWriter, unreadable: int) -> str:
-    if not unreadable:
-        return ""
-    more = unreadable - len(w.errors)
-    items = "".join(f"<li>{_e(text)}</li>\n" for text in w.errors)
-    tail = f'<p class="muted">… and {more:,} more.</p>\n' if more > 0 else ""
-    return _section("unreadable", "Claims not checked",
-                    f'<ul class="errors">\n{items}</ul>\n{tail}')
+    return _listed("unreadable", "Claims not checked", "", w.errors, unreadable)
 
 
 def _file_errors_section(w: HtmlWriter, count: int) -> str:
+    return _listed("file-errors", "File errors",
+                   "<p>An envelope a clearinghouse would reject the interchange for (a segment "
+                   "count or control number that does not match); the claims inside were read "
+                   "whole and are checked above.</p>\n", w.file_errors, count)
+
+
+def _listed(key: str, heading: str, intro: str, kept: list[str], count: int) -> str:
+    """A section listing the errors kept, and how many more there were; none for none."""
     if not count:
         return ""
-    more = count - len(w.file_errors)
-    items = "".join(f"<li>{_e(text)}</li>\n" for text in w.file_errors)
+    more = count - len(kept)
+    items = "".join(f"<li>{_e(text)}</li>\n" for text in kept)
     tail = f'<p class="muted">… and {more:,} more.</p>\n' if more > 0 else ""
-    return _section("file-errors", "File errors",
-                    "<p>An envelope a clearinghouse would reject the interchange for (a segment "
-                    "count or control number that does not match); the claims inside were read "
-                    f'whole and are checked above.</p>\n<ul class="errors">\n{items}</ul>\n{tail}')
+    return _section(key, heading, f'{intro}<ul class="errors">\n{items}</ul>\n{tail}')
 
 
 def _footer(w: HtmlWriter) -> str:
