@@ -414,3 +414,18 @@ def test_a_file_error_has_its_own_section_and_the_claims_count_as_checked(packs)
     assert "File errors" in text and "day.837p: segment 58: IEA-02: control number" in text
     assert "Claims not checked" not in text  # a file error is not a claim
     assert page.text_of("figure-unreadable").endswith("none; not in the rates; plus 1 file error")
+
+
+def test_readers_warnings_are_listed_with_their_claims(packs):
+    from rulesengine.engine.results import Result
+    out = io.StringIO()
+    writer = HtmlWriter(out, [packs.packs[0].info], generated=GENERATED)
+    summary = Summary()
+    result = Result("C1", packs.packs[0].info, (), ("Claim.item[0]: coded only with an X12 service "
+                                                     "type code (3), not a CPT or HCPCS code: this item is not checked",))
+    writer.result(result)
+    summary.add(result)
+    writer.close(summary)
+    text = " ".join(Page(out.getvalue()).text)
+    assert "Reader warnings" in text
+    assert "C1: Claim.item[0]: coded only with an X12 service type code (3)" in text

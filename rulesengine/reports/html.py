@@ -50,9 +50,14 @@ class HtmlWriter:
         self.denied: list[_Example] = []
         self.errors: list[str] = []
         self.file_errors: list[str] = []  # about a file, not a claim: an X12 envelope
+        self.warnings: list[str] = []  # what readers read past, by claim (the first ones)
+        self.warning_count = 0
 
     def result(self, result: Result, claim: Claim | None = None) -> None:
         payer = self.tally.add(result, claim)
+        self.warning_count += len(result.warnings)
+        for warning in result.warnings[:max(0, ERRORS_KEPT - len(self.warnings))]:
+            self.warnings.append(f"{result.claim_id}: {warning}")
         if result.status == "denied" and len(self.denied) < self.examples:
             self.denied.append(_example(result, payer, claim))
 
@@ -103,6 +108,9 @@ def _page(w: HtmlWriter, s: Summary) -> str:
         _categories(w.tally), _carc_section(w.tally), _payer_section(w.tally),
         _codes_at_risk(w.tally), _rules_section(w.tally), _denied_section(w, denied),
         _errors_section(w, s.errors), _file_errors_section(w, s.file_errors),
+        _listed("warnings", "Reader warnings", "<p>What the readers read past to build these "
+                "claims (an element they could not use, an item left out); the claims were "
+                "checked.</p>\n", w.warnings, w.warning_count),
         "</main>\n", _footer(w), "</body>\n</html>\n",
     ]
     return "".join(parts)
