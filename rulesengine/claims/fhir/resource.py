@@ -41,6 +41,10 @@ from .elements import (
 )
 
 
+#: what a line's procedure and modifiers are coded in
+_PROCEDURE = CPT | HCPCS
+
+
 class ClaimResource:
     """Maps one Claim resource (at FHIR path ``root``) to a claim dict.
 
@@ -355,13 +359,13 @@ class ClaimResource:
         ppath = f"{where}.productOrService"
         self.where[f"{at}.procedure"] = ppath
         asked, _ = code_of(product, ppath, SERVICE_TYPE, "service type", required=False)
-        if asked is not None and code_of(product, ppath, CPT | HCPCS, "", required=False)[0] is None:
+        if asked is not None and code_of(product, ppath, _PROCEDURE, "", required=False)[0] is None:
             # a prior-authorization request for a kind of service (Da Vinci PAS): no procedure
             self.warnings.append(f"{where}: coded only with an X12 service type code ({asked}), "
                                  f"not a CPT or HCPCS code: this item is not checked")
             return None
         # An institutional line may be billed by revenue code alone (data-absent-reason).
-        procedure, code_path = code_of(product, ppath, CPT | HCPCS, "CPT or HCPCS",
+        procedure, code_path = code_of(product, ppath, _PROCEDURE, "CPT or HCPCS",
                                      required=self.kind == "professional")
         line["procedure"] = procedure
         self.where[f"{at}.procedure"] = code_path
@@ -372,7 +376,7 @@ class ClaimResource:
         for k, concept in enumerate(list_of(item, "modifier", where)):
             mpath = f"{where}.modifier[{k}]"
             code, cwhere = code_of(as_type(concept, dict, mpath, "a CodeableConcept"), mpath,
-                                 CPT | HCPCS, "modifier", systemless=True)
+                                 _PROCEDURE, "modifier", systemless=True)
             modifiers.append(code)
             self.where[f"{at}.modifiers[{k}]"] = cwhere
         line["modifiers"] = modifiers
