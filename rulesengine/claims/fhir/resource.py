@@ -442,24 +442,21 @@ class ClaimResource:
             line["service_date"], line["service_date_to"] = fhir_date(item["servicedDate"], path), None
             self.where[f"{at}.service_date"] = path
         elif "servicedPeriod" in item:
-            period, path = object_of(item, "servicedPeriod", where), f"{where}.servicedPeriod"
-            if "start" not in period:
-                raise Bad(f"{path}.start", "the service period has no start")
-            start = fhir_date(period["start"], f"{path}.start")
-            end = fhir_date(period["end"], f"{path}.end") if period.get("end") else None
-            line["service_date"], line["service_date_to"] = start, (end if end != start else None)
-            self.where[f"{at}.service_date"] = f"{path}.start"
-            self.where[f"{at}.service_date_to"] = f"{path}.end"
+            self.period(item, "servicedPeriod", where, "service", at, line)
         elif "billablePeriod" in self.claim:  # as Synthea writes its Claims: the claim's dates
-            period = object_of(self.claim, "billablePeriod", self.root)
-            path = f"{self.root}.billablePeriod"
-            if "start" not in period:
-                raise Bad(f"{path}.start", "the billable period has no start")
-            start = fhir_date(period["start"], f"{path}.start")
-            end = fhir_date(period["end"], f"{path}.end") if period.get("end") else None
-            line["service_date"], line["service_date_to"] = start, (end if end != start else None)
-            self.where[f"{at}.service_date"] = f"{path}.start"
-            self.where[f"{at}.service_date_to"] = f"{path}.end"
+            self.period(self.claim, "billablePeriod", self.root, "billable", at, line)
         else:
             raise Bad(where, "the item has no servicedDate or servicedPeriod, and the Claim "
                              "no billablePeriod")
+
+    def period(self, owner: dict, key: str, where: str, what: str, at: str, line: dict) -> None:
+        """A line's dates from a Period (``owner[key]``): its start, and its end unless the
+        same day."""
+        period, path = object_of(owner, key, where), f"{where}.{key}"
+        if "start" not in period:
+            raise Bad(f"{path}.start", f"the {what} period has no start")
+        start = fhir_date(period["start"], f"{path}.start")
+        end = fhir_date(period["end"], f"{path}.end") if period.get("end") else None
+        line["service_date"], line["service_date_to"] = start, (end if end != start else None)
+        self.where[f"{at}.service_date"] = f"{path}.start"
+        self.where[f"{at}.service_date_to"] = f"{path}.end"
