@@ -50,13 +50,13 @@ class X12Error(Exception):
     whole) and element designator such as ``SV1-02`` or ``CLM-05-3`` (empty for a whole
     segment)."""
 
-    def __init__(self, segment: int, element: str, message: str, envelope: bool = False):
+    def __init__(self, segment: int, element: str, message: str):
         super().__init__(message)
         self.segment = segment
         self.element = element
         self.message = message
         #: about the envelope only (a count or control number): the claims in it are good
-        self.envelope = envelope
+        self.envelope = False
 
     def __str__(self) -> str:
         where = f"segment {self.segment}" if self.segment else "file"

@@ -18,7 +18,7 @@ import re
 
 from collections.abc import Iterator
 
-from ..build import ClaimError, claim_from_data, validate_claim
+from ..build import CLAIM_SCHEMA, ClaimError, claim_from_data, validate_claim
 from ..model import Claim
 from .claim import ClaimLoop
 from .context import LoopAboveClaim, ReadOptions
@@ -41,7 +41,7 @@ PLANS = {
 }
 
 #: a NUCC provider taxonomy code as claim.schema.json has it: ten characters ending in X
-_TAXONOMY = re.compile(r"[0-9]{3}[0-9A-Z]{6}X")
+_TAXONOMY = re.compile(CLAIM_SCHEMA["$defs"]["taxonomy"]["pattern"])
 
 # Every segment id of the 5010 837P and 837I bodies; anything else is a broken segment.
 _KNOWN = frozenset({
@@ -171,7 +171,7 @@ class Transaction837:
             loop = self.billing
             if sid == "PRV" and seg.get(2) == "PXC":
                 code = seg.get(3) or None
-                if code and not _TAXONOMY.fullmatch(code):
+                if code and not _TAXONOMY.match(code):
                     # an older shape (203BF0100Y): the claim is good; its taxonomy is not one
                     loop.values["taxonomy_warning"] = (
                         f"segment {seg.number}: PRV-03 {code!r} is not a current NUCC provider "
