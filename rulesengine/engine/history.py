@@ -114,10 +114,7 @@ class MemoryHistory:
         executor's, say, given a claim's member's lines by a join."""
         history = cls()
         for member_id, line in lines:
-            key = (member_id, line.procedure)
-            history._lines.setdefault(key, []).append(line)
-            history._keys.setdefault(line.claim_id, set()).add(key)
-            history._members.setdefault(member_id, set()).add(key)
+            history._put(member_id, line)
         return history
 
     def add(self, claim: Claim) -> None:
@@ -128,12 +125,15 @@ class MemoryHistory:
         self._ordered.pop(claim.member_id, None)
         for line in claim.lines:
             if line.procedure:
-                key = (claim.member_id, line.procedure)
-                self._lines.setdefault(key, []).append(HistoryLine(
+                self._put(claim.member_id, HistoryLine(
                     claim.claim_id, line.service_date, claim.billing_npi, line.procedure,
                     line.modifiers, line.units, line.line_number, claim.payer_id))
-                self._keys.setdefault(claim.claim_id, set()).add(key)
-                self._members.setdefault(claim.member_id, set()).add(key)
+
+    def _put(self, member_id: str, line: HistoryLine) -> None:
+        key = (member_id, line.procedure)
+        self._lines.setdefault(key, []).append(line)
+        self._keys.setdefault(line.claim_id, set()).add(key)
+        self._members.setdefault(member_id, set()).add(key)
 
     def remove(self, claim_id: str) -> None:
         for key in self._keys.pop(claim_id, ()):

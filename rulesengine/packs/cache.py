@@ -24,7 +24,7 @@ from pathlib import Path
 
 import orjson
 
-from rulesengine.codes.icd10cm import Edition, Editions
+from rulesengine.codes.icd10cm import Edition, Editions, builtin_edition
 from rulesengine.engine.checked import CheckedPack, TableData
 from rulesengine.engine.checks import pair_spans
 from rulesengine.engine.results import PackInfo
@@ -115,13 +115,13 @@ def _entry(pack: CompiledPack, key: str, whole: bool = False) -> dict:
     }
     if whole:
         entry["codesets"] = []
-        entry["editions"] = [_edition(Path(file), Path(folder)) for file, folder in pack.codeset_files]
+        builtin = builtin_edition()  # on every machine with rulesengine: not sent
+        entry["editions"] = [_edition(e) for _, _, e in checked.icd10.spans if e is not builtin]
         entry["shown"] = [pack.facts(rule).source_file for rule in checked.rules]
     return entry
 
 
-def _edition(file: Path, folder: Path) -> dict:
-    edition, _ = read_edition(file, folder)  # the pack loaded, so its code sets read
+def _edition(edition: Edition) -> dict:
     return {"start": edition.start.isoformat(), "label": edition.label, "codes": edition.codes}
 
 
