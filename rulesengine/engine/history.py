@@ -389,9 +389,14 @@ def _in_order(line: HistoryLine) -> tuple:
 
 def _history_line(row: tuple) -> HistoryLine:
     claim_id, day, npi, procedure, modifiers, units, number, payer = row
-    if units is not None and float(units).is_integer():
-        units = int(units)
-    return HistoryLine(claim_id, _day(day), npi, procedure, _modifiers(modifiers), units, number, payer)
+    return HistoryLine(claim_id, _day(day), npi, procedure, _modifiers(modifiers), recorded_units(units),
+                       number, payer)
+
+
+def recorded_units(units: float | int | None) -> float | int | None:
+    """Units as a table kept them (a REAL column, a double), as the claim had them: whole
+    units an integer, as ``Claim`` holds them."""
+    return int(units) if units is not None and float(units).is_integer() else units
 
 
 @functools.lru_cache(maxsize=1 << 14)

@@ -29,7 +29,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from rulesengine.claims import Claim, ClaimError, claim_from_data, read_837
 from rulesengine.claims.json import read_json_lines
-from rulesengine.engine.history import VOID, HistoryLine, MemoryHistory
+from rulesengine.engine.history import VOID, HistoryLine, MemoryHistory, recorded_units
 from rulesengine.engine.results import Result, plain
 from rulesengine.packs import PackSet
 from rulesengine.packs.cache import pack_from_bytes
@@ -128,13 +128,9 @@ def _history(lines: list[dict] | None) -> MemoryHistory:
     return MemoryHistory.of_lines(
         (line["member_id"], HistoryLine(
             line["claim_id"], line["service_date"], line["billing_npi"], line["procedure"],
-            tuple(line["modifiers"] or ()), _units(line["units"]), line["line_number"],
+            tuple(line["modifiers"] or ()), recorded_units(line["units"]), line["line_number"],
             line["payer_id"]))
         for line in lines or ())
-
-
-def _units(units):
-    return int(units) if isinstance(units, float) and units.is_integer() else units
 
 
 def _checked_row(outcome: Result | ClaimError, source: str, position: int | None, raw,
